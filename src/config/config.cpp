@@ -1,0 +1,2 @@
+// Placeholder: replaced by the config implementation.
+#include "config/config.hpp"

@@ -1,0 +1,50 @@
+// The hook module (_agent_run._hook): the native half of the agent inside the app.
+//
+// Importing it must stay cheap (well under 1 ms) and import nothing: module
+// init only creates the module object and registers the types; everything
+// else happens when the bootstrap asks for it.
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "agent_run/version.hpp"
+
+namespace {
+
+#ifndef AGENT_RUN_BUILD_PYTHON
+#define AGENT_RUN_BUILD_PYTHON PY_VERSION
+#endif
+
+PyObject* build_info(PyObject*, PyObject*) {
+  return Py_BuildValue("{s:s,s:s,s:s,s:s}",
+                       "version", agent_run::kVersion,
+                       "python", AGENT_RUN_BUILD_PYTHON,
+                       "compiler", __VERSION__,
+                       "built", __DATE__ " " __TIME__);
+}
+
+PyMethodDef module_methods[] = {
+    {"build_info", build_info, METH_NOARGS,
+     "build_info() -> dict: agent version, the Python it was built for, compiler."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    "_agent_run._hook",
+    "agent-run's hook module: native wrappers, span recording and export.",
+    -1,
+    module_methods,
+    nullptr, nullptr, nullptr, nullptr,
+};
+
+}  // namespace
+
+PyMODINIT_FUNC PyInit__hook(void) {
+  PyObject* m = PyModule_Create(&module_def);
+  if (m == nullptr) return nullptr;
+  if (PyModule_AddStringConstant(m, "__version__", agent_run::kVersion) < 0) {
+    Py_DECREF(m);
+    return nullptr;
+  }
+  return m;
+}

@@ -1,0 +1,119 @@
+"""Shared fixtures for the end-to-end tests.
+
+Everything here runs real programs: the staged agent-run executable, real
+interpreters, real servers on 127.0.0.1 that the tests start and stop by PID.
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+BUILD_DIR = os.environ.get("AGENT_RUN_BUILD_DIR") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+STAGE = os.path.join(BUILD_DIR, "stage")
+AGENT_RUN = os.path.join(STAGE, "bin", "agent-run")
+SYSTEM_PYTHON = "/usr/bin/python3"
+APPS = os.path.join(os.path.dirname(__file__), "apps")
+
+
+def hook_pythons():
+    """(executable, version) of every interpreter a hook module was built for."""
+    path = os.path.join(BUILD_DIR, "hook_pythons.txt")
+    out = []
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 2:
+                out.append((parts[0], parts[1]))
+    return out
+
+
+def python_params():
+    """pytest params for 3.8-3.13: present ones run, missing ones skip with a message."""
+    present = {v.rsplit(".", 1)[0]: exe for exe, v in hook_pythons()}
+    params = [pytest.param(SYSTEM_PYTHON, id="system")]
+    for minor in range(8, 14):
+        ver = "3.%d" % minor
+        exe = next((e for v, e in present.items() if v == ver and e != SYSTEM_PYTHON), None)
+        if exe is None:
+            params.append(pytest.param(None, id=ver, marks=pytest.mark.skip(
+                reason="CPython %s is not on this machine (no pyenv build): skipped" % ver)))
+        else:
+            params.append(pytest.param(exe, id=ver))
+    return params
+
+
+@pytest.fixture
+def home(tmp_path):
+    """A private HOME, so that each test gets its own bootstrap cache and data dir."""
+    h = tmp_path / "home"
+    h.mkdir()
+    return h
+
+
+def clean_env(home=None, **extra):
+    """The environment a test program gets: the caller's, less anything agent-run or OTEL."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AGENT_RUN_", "OTEL_", "PYTHON"))}
+    if home is not None:
+        env["HOME"] = str(home)
+        env.pop("XDG_CACHE_HOME", None)
+        env.pop("XDG_DATA_HOME", None)
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def run(cmd, env=None, timeout=120, **kw):
+    return subprocess.run(cmd, env=env, timeout=timeout, capture_output=True, **kw)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, proc=None, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("server exited with %s before listening" % proc.returncode)
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError("nothing listens on 127.0.0.1:%d after %.0fs" % (port, timeout))
+
+
+def stop_process(proc, sig=signal.SIGTERM, timeout=20.0):
+    """Stops a server this test started, by its PID (its process group where it has one)."""
+    if proc.poll() is not None:
+        return proc.returncode
+    try:
+        os.kill(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        return proc.wait(timeout=timeout)
+
+
+def http_get(port, path, timeout=10.0, headers=None):
+    """A real HTTP/1.1 GET with the stdlib client; returns (status, body bytes)."""
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
