@@ -1,0 +1,40 @@
+#pragma once
+// The app-side end of the transport: a bounded native buffer of encoded spans
+// and a native flusher thread (never takes the GIL) that sends batches to the
+// collector's UNIX socket. submit() never blocks and never waits on the
+// collector: when the buffer is full or the collector is gone, the span is
+// dropped and counted. After fork (pthread_atfork, so also under uWSGI) the
+// child starts with an empty buffer and no thread; the thread starts lazily
+// on the first submit in the process that records.
+
+#include <cstdint>
+#include <string>
+
+#include "wire/span.hpp"
+
+namespace agent_run::wire {
+
+struct SinkOptions {
+  std::string socket_path;           // the collector's socket; empty: drop everything
+  std::string service_name;
+  size_t buffer_bytes = 8u << 20;    // encoded spans held at most
+  uint32_t flush_interval_ms = 200;
+};
+
+struct SinkStats {
+  uint64_t submitted = 0;
+  uint64_t sent = 0;
+  uint64_t dropped_buffer_full = 0;
+  uint64_t dropped_no_collector = 0;
+};
+
+class SpanSink {
+ public:
+  static SpanSink& instance();
+  void configure(const SinkOptions& options);
+  bool submit(const Span& span);  // false: dropped (and counted)
+  SinkStats stats() const;
+  void flush_and_stop(uint32_t timeout_ms);  // at interpreter exit
+};
+
+}  // namespace agent_run::wire
