@@ -19,6 +19,10 @@ struct SinkOptions {
   std::string service_name;
   size_t buffer_bytes = 8u << 20;    // encoded spans held at most
   uint32_t flush_interval_ms = 200;
+  // Extensions (defaults suit the app; tests and benchmarks tune them).
+  uint32_t send_timeout_ms = 1000;      // a batch stuck longer than this: connection dropped, spans counted
+  uint32_t reconnect_min_ms = 100;      // backoff between connection attempts, doubling
+  uint32_t reconnect_max_ms = 5000;
 };
 
 struct SinkStats {
@@ -26,6 +30,8 @@ struct SinkStats {
   uint64_t sent = 0;
   uint64_t dropped_buffer_full = 0;
   uint64_t dropped_no_collector = 0;
+  uint64_t dropped_too_large = 0;    // one span above the protocol's payload limit
+  uint64_t connects = 0;             // successful connections to the collector
 };
 
 class SpanSink {
@@ -35,6 +41,8 @@ class SpanSink {
   bool submit(const Span& span);  // false: dropped (and counted)
   SinkStats stats() const;
   void flush_and_stop(uint32_t timeout_ms);  // at interpreter exit
+  // Asks the flusher to send what is buffered now (does not wait).
+  void flush_now();
 };
 
 }  // namespace agent_run::wire

@@ -1,0 +1,344 @@
+// Encoder and total decoder of the agent-run wire protocol (PROTOCOL.md).
+#include "wire/protocol.hpp"
+
+#include <cstring>
+
+namespace agent_run::wire {
+
+const char* to_string(DecodeError e) {
+  switch (e) {
+    case DecodeError::Ok: return "ok";
+    case DecodeError::Truncated: return "truncated";
+    case DecodeError::BadMagic: return "bad_magic";
+    case DecodeError::BadVersion: return "bad_version";
+    case DecodeError::BadType: return "bad_type";
+    case DecodeError::TooLarge: return "too_large";
+    case DecodeError::BadValue: return "bad_value";
+    case DecodeError::TrailingBytes: return "trailing_bytes";
+  }
+  return "unknown";
+}
+
+namespace {
+
+enum ValueTag : uint8_t { kString = 1, kInt = 2, kDouble = 3, kBool = 4 };
+constexpr size_t kFixedSpanBytes = 16 + 8 + 8 + 4 + 8 + 8 + 4;  // ids, flags/kind/status/reserved, times, dropped
+
+inline size_t clamp_len(size_t n) { return n > kMaxString ? kMaxString : n; }
+
+// ---- writer -----------------------------------------------------------------
+
+inline uint8_t* put_u8(uint8_t* p, uint8_t v) { *p = v; return p + 1; }
+inline uint8_t* put_u16(uint8_t* p, uint16_t v) { p[0] = uint8_t(v); p[1] = uint8_t(v >> 8); return p + 2; }
+inline uint8_t* put_u32(uint8_t* p, uint32_t v) {
+  p[0] = uint8_t(v); p[1] = uint8_t(v >> 8); p[2] = uint8_t(v >> 16); p[3] = uint8_t(v >> 24);
+  return p + 4;
+}
+inline uint8_t* put_u64(uint8_t* p, uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = uint8_t(v >> (8 * i));
+  return p + 8;
+}
+inline uint8_t* put_str(uint8_t* p, const std::string& s) {
+  size_t n = clamp_len(s.size());
+  p = put_u32(p, uint32_t(n));
+  if (n) std::memcpy(p, s.data(), n);
+  return p + n;
+}
+
+inline size_t attr_size(const Attribute& a) {
+  size_t n = 4 + clamp_len(a.key.size()) + 1;
+  switch (a.value.index()) {
+    case 0: n += 4 + clamp_len(std::get<std::string>(a.value).size()); break;
+    case 1: case 2: n += 8; break;
+    default: n += 1; break;
+  }
+  return n;
+}
+
+inline size_t attrs_size(const std::vector<Attribute>& attrs) {
+  size_t n = 4;
+  size_t count = attrs.size() < kMaxAttributes ? attrs.size() : kMaxAttributes;
+  for (size_t i = 0; i < count; ++i) n += attr_size(attrs[i]);
+  return n;
+}
+
+uint8_t* put_attrs(uint8_t* p, const std::vector<Attribute>& attrs) {
+  uint32_t count = uint32_t(attrs.size() < kMaxAttributes ? attrs.size() : kMaxAttributes);
+  p = put_u32(p, count);
+  for (uint32_t i = 0; i < count; ++i) {
+    const Attribute& a = attrs[i];
+    p = put_str(p, a.key);
+    switch (a.value.index()) {
+      case 0: p = put_u8(p, kString); p = put_str(p, std::get<std::string>(a.value)); break;
+      case 1: p = put_u8(p, kInt); p = put_u64(p, uint64_t(std::get<int64_t>(a.value))); break;
+      case 2: {
+        p = put_u8(p, kDouble);
+        uint64_t bits;
+        double d = std::get<double>(a.value);
+        std::memcpy(&bits, &d, 8);
+        p = put_u64(p, bits);
+        break;
+      }
+      default: p = put_u8(p, kBool); p = put_u8(p, std::get<bool>(a.value) ? 1 : 0); break;
+    }
+  }
+  return p;
+}
+
+// ---- reader -----------------------------------------------------------------
+
+struct Reader {
+  const uint8_t* p;
+  const uint8_t* end;
+  size_t left() const { return size_t(end - p); }
+  bool u8(uint8_t& v) { if (left() < 1) return false; v = *p++; return true; }
+  bool u16(uint16_t& v) { if (left() < 2) return false; v = uint16_t(p[0] | (p[1] << 8)); p += 2; return true; }
+  bool u32(uint32_t& v) { if (left() < 4) return false; v = detail::load_u32(p); p += 4; return true; }
+  bool u64(uint64_t& v) {
+    if (left() < 8) return false;
+    v = 0;
+    for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+    p += 8;
+    return true;
+  }
+  bool bytes(uint8_t* out, size_t n) { if (left() < n) return false; std::memcpy(out, p, n); p += n; return true; }
+};
+
+DecodeError read_str(Reader& r, std::string& out) {
+  uint32_t n;
+  if (!r.u32(n)) return DecodeError::Truncated;
+  if (n > kMaxString) return DecodeError::TooLarge;
+  if (n > r.left()) return DecodeError::Truncated;
+  out.assign(reinterpret_cast<const char*>(r.p), n);
+  r.p += n;
+  return DecodeError::Ok;
+}
+
+DecodeError read_attrs(Reader& r, std::vector<Attribute>& out) {
+  uint32_t count;
+  if (!r.u32(count)) return DecodeError::Truncated;
+  if (count > kMaxAttributes) return DecodeError::TooLarge;
+  constexpr size_t kMinAttr = 4 + 1 + 1;  // empty key, tag, bool
+  if (size_t(count) * kMinAttr > r.left()) return DecodeError::Truncated;
+  out.resize(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    Attribute& a = out[i];
+    DecodeError e = read_str(r, a.key);
+    if (e != DecodeError::Ok) return e;
+    uint8_t tag;
+    if (!r.u8(tag)) return DecodeError::Truncated;
+    switch (tag) {
+      case kString: {
+        if (a.value.index() != 0) a.value = std::string();
+        e = read_str(r, std::get<std::string>(a.value));
+        if (e != DecodeError::Ok) return e;
+        break;
+      }
+      case kInt: {
+        uint64_t v;
+        if (!r.u64(v)) return DecodeError::Truncated;
+        a.value = int64_t(v);
+        break;
+      }
+      case kDouble: {
+        uint64_t v;
+        if (!r.u64(v)) return DecodeError::Truncated;
+        double d;
+        std::memcpy(&d, &v, 8);
+        a.value = d;
+        break;
+      }
+      case kBool: {
+        uint8_t v;
+        if (!r.u8(v)) return DecodeError::Truncated;
+        if (v > 1) return DecodeError::BadValue;
+        a.value = v == 1;
+        break;
+      }
+      default:
+        return DecodeError::BadValue;
+    }
+  }
+  return DecodeError::Ok;
+}
+
+}  // namespace
+
+// ---- encoding ---------------------------------------------------------------
+
+size_t encoded_span_size(const Span& s) {
+  size_t n = kFixedSpanBytes;
+  n += 4 + clamp_len(s.name.size());
+  n += 4 + clamp_len(s.status_message.size());
+  n += attrs_size(s.attributes);
+  n += 4;
+  size_t events = s.events.size() < kMaxEvents ? s.events.size() : kMaxEvents;
+  for (size_t i = 0; i < events; ++i) {
+    const Event& e = s.events[i];
+    n += 8 + 4 + clamp_len(e.name.size()) + attrs_size(e.attributes);
+  }
+  return n;
+}
+
+uint8_t* encode_span(const Span& s, uint8_t* p) {
+  std::memcpy(p, s.trace_id, 16); p += 16;
+  std::memcpy(p, s.span_id, 8); p += 8;
+  std::memcpy(p, s.parent_span_id, 8); p += 8;
+  p = put_u8(p, s.trace_flags);
+  p = put_u8(p, uint8_t(s.kind));
+  p = put_u8(p, uint8_t(s.status_code));
+  p = put_u8(p, 0);
+  p = put_u64(p, s.start_unix_nano);
+  p = put_u64(p, s.end_unix_nano);
+  uint32_t dropped = s.dropped_attributes_count;
+  if (s.attributes.size() > kMaxAttributes) dropped += uint32_t(s.attributes.size() - kMaxAttributes);
+  p = put_u32(p, dropped);
+  p = put_str(p, s.name);
+  p = put_str(p, s.status_message);
+  p = put_attrs(p, s.attributes);
+  uint32_t events = uint32_t(s.events.size() < kMaxEvents ? s.events.size() : kMaxEvents);
+  p = put_u32(p, events);
+  for (uint32_t i = 0; i < events; ++i) {
+    const Event& e = s.events[i];
+    p = put_u64(p, e.time_unix_nano);
+    p = put_str(p, e.name);
+    p = put_attrs(p, e.attributes);
+  }
+  return p;
+}
+
+void append_span(const Span& span, std::string& out) {
+  size_t n = encoded_span_size(span);
+  size_t old = out.size();
+  out.resize(old + n);
+  encode_span(span, reinterpret_cast<uint8_t*>(&out[old]));
+}
+
+void write_header(uint8_t* p, MessageType type, uint32_t payload_length) {
+  p = put_u32(p, kMagic);
+  p = put_u16(p, kProtocolVersion);
+  p = put_u16(p, uint16_t(type));
+  p = put_u32(p, payload_length);
+  put_u32(p, 0);  // reserved
+}
+
+void append_hello(const Hello& h, std::string& out) {
+  size_t payload = 4 + 4 + clamp_len(h.agent_version.size()) + 4 + clamp_len(h.service_name.size());
+  size_t old = out.size();
+  out.resize(old + kHeaderSize + payload);
+  uint8_t* p = reinterpret_cast<uint8_t*>(&out[old]);
+  write_header(p, MessageType::Hello, uint32_t(payload));
+  p += kHeaderSize;
+  p = put_u32(p, h.pid);
+  p = put_str(p, h.agent_version);
+  put_str(p, h.service_name);
+}
+
+void append_stats(const Stats& s, std::string& out) {
+  constexpr size_t payload = 4 + 5 * 8;
+  size_t old = out.size();
+  out.resize(old + kHeaderSize + payload);
+  uint8_t* p = reinterpret_cast<uint8_t*>(&out[old]);
+  write_header(p, MessageType::Stats, uint32_t(payload));
+  p += kHeaderSize;
+  p = put_u32(p, s.pid);
+  p = put_u64(p, s.submitted);
+  p = put_u64(p, s.sent);
+  p = put_u64(p, s.dropped_buffer_full);
+  p = put_u64(p, s.dropped_no_collector);
+  put_u64(p, s.dropped_too_large);
+}
+
+void append_spans_message(const std::vector<Span>& spans, std::string& out) {
+  size_t payload = 4;
+  for (const Span& s : spans) payload += 4 + encoded_span_size(s);
+  size_t old = out.size();
+  out.resize(old + kHeaderSize + payload);
+  uint8_t* p = reinterpret_cast<uint8_t*>(&out[old]);
+  write_header(p, MessageType::Spans, uint32_t(payload));
+  p += kHeaderSize;
+  p = put_u32(p, uint32_t(spans.size()));
+  for (const Span& s : spans) {
+    p = put_u32(p, uint32_t(encoded_span_size(s)));
+    p = encode_span(s, p);
+  }
+}
+
+// ---- decoding ---------------------------------------------------------------
+
+DecodeError decode_header(const uint8_t* data, size_t size, Header& out) {
+  Reader r{data, data + size};
+  uint32_t magic, length, reserved;
+  uint16_t version, type;
+  if (!r.u32(magic)) return DecodeError::Truncated;
+  if (magic != kMagic) return DecodeError::BadMagic;
+  if (!r.u16(version) || !r.u16(type) || !r.u32(length) || !r.u32(reserved)) return DecodeError::Truncated;
+  if (version != kProtocolVersion) return DecodeError::BadVersion;
+  if (type < uint16_t(MessageType::Hello) || type > uint16_t(MessageType::Stats)) return DecodeError::BadType;
+  if (reserved != 0) return DecodeError::BadValue;
+  if (length > kMaxPayload) return DecodeError::TooLarge;
+  out.type = MessageType(type);
+  out.payload_length = length;
+  return DecodeError::Ok;
+}
+
+DecodeError decode_hello(const uint8_t* data, size_t size, Hello& out) {
+  Reader r{data, data + size};
+  if (!r.u32(out.pid)) return DecodeError::Truncated;
+  DecodeError e = read_str(r, out.agent_version);
+  if (e != DecodeError::Ok) return e;
+  e = read_str(r, out.service_name);
+  if (e != DecodeError::Ok) return e;
+  return r.left() ? DecodeError::TrailingBytes : DecodeError::Ok;
+}
+
+DecodeError decode_stats(const uint8_t* data, size_t size, Stats& out) {
+  Reader r{data, data + size};
+  if (!r.u32(out.pid) || !r.u64(out.submitted) || !r.u64(out.sent) || !r.u64(out.dropped_buffer_full) ||
+      !r.u64(out.dropped_no_collector) || !r.u64(out.dropped_too_large))
+    return DecodeError::Truncated;
+  return r.left() ? DecodeError::TrailingBytes : DecodeError::Ok;
+}
+
+DecodeError decode_span(const uint8_t* data, size_t size, Span& s) {
+  Reader r{data, data + size};
+  if (r.left() < kFixedSpanBytes) return DecodeError::Truncated;
+  r.bytes(s.trace_id, 16);
+  r.bytes(s.span_id, 8);
+  r.bytes(s.parent_span_id, 8);
+  uint8_t kind = 0, status = 0, reserved = 0;
+  r.u8(s.trace_flags);
+  r.u8(kind);
+  r.u8(status);
+  r.u8(reserved);
+  if (kind > uint8_t(SpanKind::Consumer) || status > uint8_t(StatusCode::Error) || reserved != 0)
+    return DecodeError::BadValue;
+  s.kind = SpanKind(kind);
+  s.status_code = StatusCode(status);
+  r.u64(s.start_unix_nano);
+  r.u64(s.end_unix_nano);
+  r.u32(s.dropped_attributes_count);
+  DecodeError e = read_str(r, s.name);
+  if (e != DecodeError::Ok) return e;
+  e = read_str(r, s.status_message);
+  if (e != DecodeError::Ok) return e;
+  e = read_attrs(r, s.attributes);
+  if (e != DecodeError::Ok) return e;
+  uint32_t events;
+  if (!r.u32(events)) return DecodeError::Truncated;
+  if (events > kMaxEvents) return DecodeError::TooLarge;
+  constexpr size_t kMinEvent = 8 + 4 + 4;
+  if (size_t(events) * kMinEvent > r.left()) return DecodeError::Truncated;
+  s.events.resize(events);
+  for (uint32_t i = 0; i < events; ++i) {
+    Event& ev = s.events[i];
+    if (!r.u64(ev.time_unix_nano)) return DecodeError::Truncated;
+    e = read_str(r, ev.name);
+    if (e != DecodeError::Ok) return e;
+    e = read_attrs(r, ev.attributes);
+    if (e != DecodeError::Ok) return e;
+  }
+  return r.left() ? DecodeError::TrailingBytes : DecodeError::Ok;
+}
+
+}  // namespace agent_run::wire

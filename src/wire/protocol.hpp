@@ -1,0 +1,122 @@
+#pragma once
+// The versioned, length-framed protocol between the app's processes and the
+// collector (see PROTOCOL.md). Both ends use this file.
+//
+// Encoding appends to a caller's buffer; decoding is total: it never reads
+// past the bytes it is given and reports what was wrong as an error kind.
+// Nothing here throws, prints or allocates at static-initialization time.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "wire/span.hpp"
+
+namespace agent_run::wire {
+
+constexpr uint32_t kMagic = 0x57525241u;       // bytes "ARRW" on the wire (little-endian)
+constexpr uint16_t kProtocolVersion = 1;
+constexpr size_t kHeaderSize = 16;
+constexpr uint32_t kMaxPayload = 4u << 20;     // 4 MiB
+constexpr uint32_t kMaxSpansPerMessage = 65536;
+constexpr uint32_t kMaxString = 64u << 10;     // any one string inside a span
+constexpr uint32_t kMaxAttributes = 1024;      // per span or per event
+constexpr uint32_t kMaxEvents = 1024;          // per span
+
+enum class MessageType : uint16_t { Hello = 1, Spans = 2, Stats = 3 };
+
+enum class DecodeError : uint8_t {
+  Ok = 0,
+  Truncated,      // fewer bytes than a length or a field says
+  BadMagic,
+  BadVersion,
+  BadType,
+  TooLarge,       // payload length or a count above its limit
+  BadValue,       // an enum, a type tag or a reserved field out of range
+  TrailingBytes,  // bytes left after the last field of a payload
+};
+const char* to_string(DecodeError e);
+
+struct Header {
+  MessageType type = MessageType::Hello;
+  uint32_t payload_length = 0;
+};
+
+struct Hello {
+  uint32_t pid = 0;
+  std::string agent_version;
+  std::string service_name;
+};
+
+struct Stats {
+  uint32_t pid = 0;
+  uint64_t submitted = 0;
+  uint64_t sent = 0;
+  uint64_t dropped_buffer_full = 0;
+  uint64_t dropped_no_collector = 0;
+  uint64_t dropped_too_large = 0;
+};
+
+// ---- encoding ---------------------------------------------------------------
+
+// The exact number of bytes encode_span() appends.
+size_t encoded_span_size(const Span& span);
+// Appends one span record (without a length prefix) at `out`, which must
+// hold encoded_span_size(span) bytes. Returns the end.
+uint8_t* encode_span(const Span& span, uint8_t* out);
+void append_span(const Span& span, std::string& out);
+
+void write_header(uint8_t* out, MessageType type, uint32_t payload_length);
+// Complete messages (header + payload), appended to `out`.
+void append_hello(const Hello& hello, std::string& out);
+void append_stats(const Stats& stats, std::string& out);
+// A SPANS payload is a u32 count followed by `count` records, each a u32
+// length and the encoded span. The sink builds them itself from its buffer;
+// this helper encodes a whole vector (tests, benchmarks).
+void append_spans_message(const std::vector<Span>& spans, std::string& out);
+
+// ---- decoding ---------------------------------------------------------------
+
+// Checks a 16-byte header: magic, version, type, reserved bits, payload limit.
+DecodeError decode_header(const uint8_t* data, size_t size, Header& out);
+DecodeError decode_hello(const uint8_t* data, size_t size, Hello& out);
+DecodeError decode_stats(const uint8_t* data, size_t size, Stats& out);
+DecodeError decode_span(const uint8_t* data, size_t size, Span& out);
+
+// Walks a SPANS payload; calls on_span(const Span&) for each decoded span.
+// On the first error, stops and returns it (spans already passed stay passed:
+// the collector counts the message as rejected and closes the connection).
+template <typename F>
+DecodeError decode_spans_payload(const uint8_t* data, size_t size, Span& scratch, F&& on_span, uint32_t* count_out = nullptr);
+
+// ---- implementation of the template ----------------------------------------
+
+namespace detail {
+inline uint32_t load_u32(const uint8_t* p) {
+  return uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) | (uint32_t(p[3]) << 24);
+}
+}  // namespace detail
+
+template <typename F>
+DecodeError decode_spans_payload(const uint8_t* data, size_t size, Span& scratch, F&& on_span, uint32_t* count_out) {
+  if (size < 4) return DecodeError::Truncated;
+  uint32_t count = detail::load_u32(data);
+  if (count_out) *count_out = count;
+  if (count > kMaxSpansPerMessage) return DecodeError::TooLarge;
+  size_t pos = 4;
+  for (uint32_t i = 0; i < count; ++i) {
+    if (size - pos < 4) return DecodeError::Truncated;
+    uint32_t len = detail::load_u32(data + pos);
+    pos += 4;
+    if (len > size - pos) return DecodeError::Truncated;
+    DecodeError e = decode_span(data + pos, len, scratch);
+    if (e != DecodeError::Ok) return e;
+    pos += len;
+    on_span(static_cast<const Span&>(scratch));
+  }
+  if (pos != size) return DecodeError::TrailingBytes;
+  return DecodeError::Ok;
+}
+
+}  // namespace agent_run::wire
