@@ -1,0 +1,201 @@
+#include "launcher/bootstrap_dir.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "agent_run/version.hpp"
+#include "launcher/file_util.hpp"
+
+namespace agent_run::launcher {
+
+namespace {
+
+constexpr const char* kMarker = ".complete";
+constexpr const char* kSitecustomizeTemplate = "sitecustomize.py.in";
+
+struct SourceFile {
+  std::string rel;  // path relative to the bootstrap source dir
+  struct stat st;
+};
+
+// Lists regular files under `root` (recursively), sorted, skipping caches.
+bool list_sources(const std::string& root, const std::string& rel,
+                  std::vector<SourceFile>& out, std::string& error) {
+  const std::string dir = rel.empty() ? root : root + "/" + rel;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) {
+    error = fmt::format("cannot read {}: {}", dir, std::strerror(errno));
+    return false;
+  }
+  while (dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name == "." || name == ".." || name == "__pycache__") continue;
+    const std::string child_rel = rel.empty() ? name : rel + "/" + name;
+    struct stat st;
+    if (::stat((root + "/" + child_rel).c_str(), &st) != 0) continue;
+    if (S_ISDIR(st.st_mode)) {
+      if (!list_sources(root, child_rel, out, error)) {
+        ::closedir(d);
+        return false;
+      }
+    } else if (S_ISREG(st.st_mode)) {
+      out.push_back({child_rel, st});
+    }
+  }
+  ::closedir(d);
+  return true;
+}
+
+// FNV-1a: a cheap fingerprint of names, sizes and mtimes; collisions only
+// cost a reuse of a directory that a rebuild should have replaced.
+struct Fnv {
+  uint64_t h = 1469598103934665603ull;
+  void add(const void* p, size_t n) {
+    auto* b = static_cast<const unsigned char*>(p);
+    for (size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 1099511628211ull;
+  }
+  void add(const std::string& s) { add(s.data(), s.size() + 1); }
+};
+
+std::string source_key(const std::vector<SourceFile>& files, const struct stat& tmpl) {
+  Fnv f;
+  f.add(std::string(kVersion));
+  auto add_stat = [&](const struct stat& st) {
+    f.add(&st.st_size, sizeof st.st_size);
+    f.add(&st.st_mtim.tv_sec, sizeof st.st_mtim.tv_sec);
+    f.add(&st.st_mtim.tv_nsec, sizeof st.st_mtim.tv_nsec);
+  };
+  for (const auto& s : files) {
+    f.add(s.rel);
+    add_stat(s.st);
+  }
+  add_stat(tmpl);
+  return fmt::format("{:016x}", f.h);
+}
+
+std::string render_sitecustomize(const std::string& tmpl) {
+  std::string out = tmpl;
+  const std::string needle = "@AGENT_RUN_VERSION@";
+  for (size_t pos; (pos = out.find(needle)) != std::string::npos;)
+    out.replace(pos, needle.size(), kVersion);
+  return out;
+}
+
+// Writes the whole directory into `tmp`.
+bool populate(const InstallLayout& layout, const std::vector<SourceFile>& files,
+              const std::string& tmpl_text, const std::string& tmp, std::string& error) {
+  for (const auto& s : files) {
+    const std::string dst = tmp + "/" + s.rel;
+    if (!make_dirs(dirname_of(dst), 0755, error)) return false;
+    if (!copy_file(layout.bootstrap_source() + "/" + s.rel, dst, 0644, error)) return false;
+  }
+  if (!write_file(tmp + "/sitecustomize.py", render_sitecustomize(tmpl_text), 0644, error))
+    return false;
+  return write_file(tmp + "/" + kMarker, std::string(kVersion) + "\n", 0644, error);
+}
+
+}  // namespace
+
+std::string default_cache_root() {
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x != nullptr && x[0] == '/')
+    return std::string(x) + "/agent-run";
+  if (const char* h = std::getenv("HOME"); h != nullptr && h[0] == '/')
+    return std::string(h) + "/.cache/agent-run";
+  return "";
+}
+
+bool ensure_bootstrap_dir(const InstallLayout& layout, const std::string& cache_root,
+                          BootstrapDir& out, std::string& error) {
+  std::vector<SourceFile> files;
+  if (!list_sources(layout.bootstrap_source(), "", files, error)) return false;
+  std::sort(files.begin(), files.end(),
+            [](const SourceFile& a, const SourceFile& b) { return a.rel < b.rel; });
+  const std::string tmpl_path = layout.templates_dir() + "/" + kSitecustomizeTemplate;
+  struct stat tmpl_st;
+  if (::stat(tmpl_path.c_str(), &tmpl_st) != 0) {
+    error = fmt::format("missing {}: reinstall agent-run", tmpl_path);
+    return false;
+  }
+  const std::string name = fmt::format("bootstrap-{}-{}", kVersion, source_key(files, tmpl_st));
+
+  std::string root = cache_root;
+  std::string why_not_cache;
+  if (root.empty()) {
+    why_not_cache = "neither XDG_CACHE_HOME nor HOME is set to an absolute path";
+  } else if (!make_private_dirs(root, why_not_cache)) {
+    root.clear();
+  }
+
+  if (!root.empty()) {
+    const std::string final_path = root + "/" + name;
+    std::string unsafe;
+    if (is_safe_dir(final_path, unsafe) && path_exists(final_path + "/" + kMarker)) {
+      out.path = final_path;
+      return true;
+    }
+    if (!unsafe.empty() && path_exists(final_path)) {
+      error = fmt::format("{}; remove {} and launch again", unsafe, final_path);
+      return false;
+    }
+    std::string tmpl_text;
+    if (!read_file(tmpl_path, tmpl_text, error)) return false;
+    std::string tmp = root + "/.tmp-" + name + "-XXXXXX";
+    if (::mkdtemp(tmp.data()) == nullptr) {
+      error = fmt::format("cannot create a directory in {}: {}", root, std::strerror(errno));
+      return false;
+    }
+    if (!populate(layout, files, tmpl_text, tmp, error) || ::chmod(tmp.c_str(), 0755) != 0) {
+      remove_tree(tmp);
+      return false;
+    }
+    if (::rename(tmp.c_str(), final_path.c_str()) == 0) {
+      out.path = final_path;
+      out.created = true;
+      return true;
+    }
+    // Another launch won the race: theirs is complete (rename is atomic).
+    const int rename_errno = errno;
+    remove_tree(tmp);
+    if ((rename_errno == EEXIST || rename_errno == ENOTEMPTY) && is_safe_dir(final_path, unsafe) &&
+        path_exists(final_path + "/" + kMarker)) {
+      out.path = final_path;
+      return true;
+    }
+    error = fmt::format("cannot move the bootstrap into {}: {}", final_path,
+                        std::strerror(rename_errno));
+    return false;
+  }
+
+  // No usable cache dir: a fresh private directory with an unpredictable name.
+  const char* tmpdir = std::getenv("TMPDIR");
+  std::string tmp = fmt::format("{}/agent-run-bootstrap-XXXXXX",
+                                (tmpdir != nullptr && tmpdir[0] == '/') ? tmpdir : "/tmp");
+  if (::mkdtemp(tmp.data()) == nullptr) {
+    error = fmt::format("no cache directory ({}) and cannot create {}: {}", why_not_cache, tmp,
+                        std::strerror(errno));
+    return false;
+  }
+  std::string tmpl_text;
+  if (!read_file(tmpl_path, tmpl_text, error) || !populate(layout, files, tmpl_text, tmp, error)) {
+    remove_tree(tmp);
+    return false;
+  }
+  out.path = tmp;
+  out.created = true;
+  out.private_temp = true;
+  error = why_not_cache;  // the caller warns with it
+  return true;
+}
+
+}  // namespace agent_run::launcher

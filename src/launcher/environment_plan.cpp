@@ -1,0 +1,113 @@
+#include "launcher/environment_plan.hpp"
+
+#include <cstring>
+
+namespace agent_run::launcher {
+
+EnvironmentPlan::EnvironmentPlan(char** environ_in) {
+  for (char** e = environ_in; e != nullptr && *e != nullptr; ++e) {
+    const char* eq = std::strchr(*e, '=');
+    if (eq == nullptr) continue;
+    vars_.emplace(std::string(*e, eq), std::string(eq + 1));
+  }
+}
+
+void EnvironmentPlan::set(const std::string& name, const std::string& value) {
+  vars_[name] = value;
+  changes_.push_back({name, value, false});
+}
+
+void EnvironmentPlan::unset(const std::string& name) {
+  if (vars_.erase(name) > 0) changes_.push_back({name, "", true});
+}
+
+const char* EnvironmentPlan::get(const std::string& name) const {
+  auto it = vars_.find(name);
+  return it == vars_.end() ? nullptr : it->second.c_str();
+}
+
+std::vector<std::string> EnvironmentPlan::entries() const {
+  std::vector<std::string> out;
+  out.reserve(vars_.size());
+  for (const auto& [k, v] : vars_) out.push_back(k + "=" + v);
+  return out;
+}
+
+namespace {
+std::vector<std::string> split(const char* s) {
+  std::vector<std::string> out;
+  if (s == nullptr || *s == '\0') return out;
+  std::string cur;
+  for (const char* p = s;; ++p) {
+    if (*p == ':' || *p == '\0') {
+      out.push_back(cur);
+      cur.clear();
+      if (*p == '\0') break;
+    } else {
+      cur += *p;
+    }
+  }
+  return out;
+}
+
+std::string strip_trailing_slashes(std::string s) {
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  return s;
+}
+
+std::string join_without(const std::vector<std::string>& parts, const std::string& a,
+                         const std::string& b) {
+  std::string out;
+  bool first = true;
+  for (const auto& p : parts) {
+    const std::string norm = strip_trailing_slashes(p);
+    if ((!a.empty() && norm == a) || (!b.empty() && norm == b)) {
+      continue;
+    }
+    if (!first) out += ':';
+    out += p;
+    first = false;
+  }
+  return out;
+}
+
+std::string basename_of(const std::string& p) {
+  auto slash = p.rfind('/');
+  return slash == std::string::npos ? p : p.substr(slash + 1);
+}
+
+bool is_python(const std::string& prog) {
+  const std::string b = basename_of(prog);
+  return b.rfind("python", 0) == 0;
+}
+}  // namespace
+
+std::string user_python_path(const char* current, const std::string& bootstrap,
+                             const char* previous) {
+  return join_without(split(current), strip_trailing_slashes(bootstrap),
+                      previous ? strip_trailing_slashes(previous) : "");
+}
+
+std::string default_service_name(const std::vector<std::string>& argv) {
+  if (argv.empty()) return "unknown_service";
+  if (is_python(argv[0])) {
+    for (size_t i = 1; i < argv.size(); ++i) {
+      const std::string& a = argv[i];
+      if (a == "-m" && i + 1 < argv.size()) return argv[i + 1];
+      if (a.rfind("-m", 0) == 0 && a.size() > 2) return a.substr(2);
+      if (a == "-c") return basename_of(argv[0]);
+      if (a == "-W" || a == "-X" || a == "-Q") {
+        ++i;  // option with a separate argument
+        continue;
+      }
+      if (!a.empty() && a[0] == '-') continue;
+      std::string script = basename_of(a);
+      if (script.size() > 3 && script.compare(script.size() - 3, 3, ".py") == 0)
+        script.resize(script.size() - 3);
+      return script;
+    }
+  }
+  return basename_of(argv[0]);
+}
+
+}  // namespace agent_run::launcher

@@ -1,0 +1,164 @@
+#include "launcher/launch.hpp"
+
+#include <limits.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <ostream>
+
+#include <fmt/format.h>
+
+#include "agent_run/version.hpp"
+#include "config/config.hpp"
+#include "launcher/bootstrap_dir.hpp"
+#include "launcher/environment_plan.hpp"
+#include "launcher/exec_program.hpp"
+#include "launcher/file_util.hpp"
+#include "launcher/install_layout.hpp"
+#include "launcher/program_lookup.hpp"
+
+extern char** environ;
+
+namespace agent_run::launcher {
+
+namespace {
+
+std::string absolute(const std::string& p) {
+  if (p.empty() || p[0] == '/') return p;
+  char cwd[PATH_MAX];
+  if (::getcwd(cwd, sizeof cwd) == nullptr) return p;
+  return std::string(cwd) + "/" + p;
+}
+
+std::string shell_quote(const std::string& s) {
+  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                         "0123456789_-./=:,@%+") == std::string::npos)
+    return s;
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out += "'\\''";
+    else out += c;
+  }
+  return out + "'";
+}
+
+// Environment variables the launcher owns: never passed on from a parent
+// launch unless this launch sets them again.
+constexpr const char* kLauncherVars[] = {"AGENT_RUN_BOOTSTRAP", "AGENT_RUN_VERSION",
+                                         "AGENT_RUN_ORIG_PYTHONPATH", "AGENT_RUN_COLLECTOR_SOCKET"};
+
+void print_dry_run(std::ostream& out, const std::string& path, const std::vector<std::string>& argv,
+                   const EnvironmentPlan& plan) {
+  out << "agent-run " << kVersion << " would exec: " << path << "\n  argv:";
+  for (const auto& a : argv) out << ' ' << shell_quote(a);
+  out << "\n  environment changes:\n";
+  for (const auto& c : plan.changes()) {
+    if (c.unset)
+      out << "    unset " << c.name << "\n";
+    else
+      out << "    " << c.name << "=" << shell_quote(c.value) << "\n";
+  }
+}
+
+}  // namespace
+
+std::string find_config_file() {
+  if (const char* c = std::getenv("AGENT_RUN_CONFIG"); c != nullptr && *c != '\0') return c;
+  if (path_exists("agent-run.toml")) return absolute("agent-run.toml");
+  std::string dir;
+  if (const char* x = std::getenv("XDG_CONFIG_HOME"); x != nullptr && x[0] == '/')
+    dir = std::string(x) + "/agent-run";
+  else if (const char* h = std::getenv("HOME"); h != nullptr && h[0] == '/')
+    dir = std::string(h) + "/.config/agent-run";
+  if (!dir.empty() && path_exists(dir + "/agent-run.toml")) return dir + "/agent-run.toml";
+  return "";
+}
+
+int launch(const LaunchOptions& options, std::ostream& out, std::ostream& err) {
+  const std::string& program = options.argv.at(0);
+  const char* path_env = std::getenv("PATH");
+  ProgramLookup found = find_program(program, path_env ? path_env : "/usr/local/bin:/usr/bin:/bin");
+  if (found.exit_code != 0) {
+    err << "agent-run: " << found.error << "\n";
+    return found.exit_code;
+  }
+
+  const std::string config_file =
+      absolute(options.config_file.empty() ? find_config_file() : options.config_file);
+  config::Sources sources;
+  sources.file = config_file;
+  sources.env = config::process_environment();
+  sources.overrides = options.overrides;
+  config::LoadResult loaded = config::load(sources);
+  for (const auto& w : loaded.warnings) err << "agent-run: warning: " << w.where << ": " << w.message << "\n";
+
+  bool agent_on = !options.disable;
+  if (!loaded.ok()) {
+    for (const auto& e : loaded.errors) err << "agent-run: " << e.where << ": " << e.message << "\n";
+    if (options.strict || loaded.config.get_bool("strict")) {
+      err << "agent-run: not starting " << program
+          << " (strict mode); fix the configuration above, check it with `agent-run check-config`\n";
+      return 2;
+    }
+    err << "agent-run: starting " << program
+        << " without the agent; fix the configuration above (or use --strict to stop here)\n";
+    agent_on = false;
+  }
+  if (!loaded.config.get_bool("enabled")) agent_on = false;
+
+  EnvironmentPlan plan(environ);
+  const char* previous_bootstrap = plan.get("AGENT_RUN_BOOTSTRAP");
+  const std::string previous = previous_bootstrap ? previous_bootstrap : "";
+  const char* user_pp = plan.get("PYTHONPATH");
+  const bool had_pythonpath = user_pp != nullptr;
+  const std::string user_path = user_python_path(user_pp, "", previous.empty() ? nullptr : previous.c_str());
+  for (const char* v : kLauncherVars) plan.unset(v);
+
+  if (!agent_on) {
+    // Off, but everything else as it was: only a parent launch's bootstrap goes.
+    if (had_pythonpath && user_path != user_pp) {
+      if (user_path.empty()) plan.unset("PYTHONPATH");
+      else plan.set("PYTHONPATH", user_path);
+    }
+  } else {
+    InstallLayout layout;
+    BootstrapDir boot;
+    std::string error;
+    if (!find_install_layout(layout, error) ||
+        !ensure_bootstrap_dir(layout, default_cache_root(), boot, error)) {
+      err << "agent-run: " << error << "\n";
+      if (options.strict || loaded.config.get_bool("strict")) return 2;
+      err << "agent-run: starting " << program << " without the agent\n";
+      return exec_program(found.path, options.argv, plan.entries(), error);
+    }
+    if (boot.private_temp)
+      err << "agent-run: warning: " << error << "; using a private bootstrap in " << boot.path
+          << " for this run (set HOME or XDG_CACHE_HOME to reuse one)\n";
+
+    plan.set("PYTHONPATH", user_path.empty() ? boot.path : boot.path + ":" + user_path);
+    plan.set("AGENT_RUN_BOOTSTRAP", boot.path);
+    plan.set("AGENT_RUN_VERSION", kVersion);
+    if (had_pythonpath) plan.set("AGENT_RUN_ORIG_PYTHONPATH", user_path);
+    if (!config_file.empty()) plan.set("AGENT_RUN_CONFIG", config_file);
+    else plan.unset("AGENT_RUN_CONFIG");
+    for (const auto& [key, value] : options.overrides) {
+      const bool is_path = key == "log_file" || key == "data_dir";
+      plan.set(config::env_var_for(key), is_path ? absolute(value) : value);
+    }
+    if (loaded.config.get_string("service_name").empty())
+      plan.set(config::env_var_for("service_name"), default_service_name(options.argv));
+  }
+
+  if (options.dry_run) {
+    print_dry_run(out, found.path, options.argv, plan);
+    return 0;
+  }
+  out.flush();
+  err.flush();
+  std::string error;
+  int code = exec_program(found.path, options.argv, plan.entries(), error);
+  err << "agent-run: " << error << "\n";
+  return code;
+}
+
+}  // namespace agent_run::launcher

@@ -1,0 +1,30 @@
+#pragma once
+// `agent-run [OPTIONS] [--] PROGRAM [ARGS...]`: everything between parsing
+// the command line and exec.
+#include <iosfwd>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace agent_run::launcher {
+
+struct LaunchOptions {
+  std::string config_file;                      // -c/--config; empty: look it up
+  std::map<std::string, std::string> overrides; // config key -> value from options
+  bool disable = false;                         // --disable
+  bool dry_run = false;                         // --dry-run
+  bool strict = false;                          // --strict
+  std::vector<std::string> argv;                // PROGRAM ARGS...
+};
+
+// Execs PROGRAM and so does not return on success. Returns the exit code
+// when it cannot (127 not found, 126 not executable, 2 strict config error),
+// and 0 after --dry-run.
+int launch(const LaunchOptions& options, std::ostream& out, std::ostream& err);
+
+// The config file a launch uses when -c is not given: $AGENT_RUN_CONFIG, else
+// ./agent-run.toml, else $XDG_CONFIG_HOME/agent-run/agent-run.toml (or
+// ~/.config/...). Empty when there is none (defaults apply).
+std::string find_config_file();
+
+}  // namespace agent_run::launcher

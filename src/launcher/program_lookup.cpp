@@ -1,0 +1,68 @@
+// The one translation unit that includes Boost.Process (slow to compile).
+#include "launcher/program_lookup.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/process/search_path.hpp>
+#include <fmt/format.h>
+
+namespace agent_run::launcher {
+
+namespace {
+bool is_regular(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+std::vector<boost::filesystem::path> split_path(const std::string& path_env) {
+  std::vector<boost::filesystem::path> dirs;
+  size_t start = 0;
+  while (start <= path_env.size()) {
+    size_t end = path_env.find(':', start);
+    if (end == std::string::npos) end = path_env.size();
+    // An empty entry means the current directory, as in every POSIX shell.
+    std::string entry = path_env.substr(start, end - start);
+    dirs.emplace_back(entry.empty() ? "." : entry);
+    start = end + 1;
+  }
+  return dirs;
+}
+}  // namespace
+
+ProgramLookup find_program(const std::string& name, const std::string& path_env) {
+  ProgramLookup r;
+  if (name.find('/') != std::string::npos) {
+    if (!is_regular(name)) {
+      r.exit_code = 127;
+      r.error = fmt::format("{}: no such file", name);
+    } else if (::access(name.c_str(), X_OK) != 0) {
+      r.exit_code = 126;
+      r.error = fmt::format("{}: not executable (chmod +x it, or run it with its interpreter)", name);
+    } else {
+      r.path = name;
+    }
+    return r;
+  }
+  const auto dirs = split_path(path_env);
+  auto found = boost::process::search_path(name, dirs);
+  if (!found.empty()) {
+    r.path = found.string();
+    return r;
+  }
+  // Not executable anywhere; a shell still tells a file without the x bit
+  // (126) from a missing one (127).
+  for (const auto& d : dirs) {
+    const std::string candidate = (d / name).string();
+    if (is_regular(candidate)) {
+      r.exit_code = 126;
+      r.error = fmt::format("{}: found {} but it is not executable (chmod +x it)", name, candidate);
+      return r;
+    }
+  }
+  r.exit_code = 127;
+  r.error = fmt::format("{}: command not found in PATH ({})", name, path_env);
+  return r;
+}
+
+}  // namespace agent_run::launcher
