@@ -8,7 +8,7 @@ EnvironmentPlan::EnvironmentPlan(char** environ_in) {
   for (char** e = environ_in; e != nullptr && *e != nullptr; ++e) {
     const char* eq = std::strchr(*e, '=');
     if (eq == nullptr) continue;
-    vars_.emplace(std::string(*e, eq), std::string(eq + 1));
+    vars_.emplace(std::string(*e, static_cast<size_t>(eq - *e)), std::string(eq + 1));
   }
 }
 

@@ -1,0 +1,107 @@
+"""generate-config, check-config and what a launch does with a good or bad config."""
+import os
+import re
+
+from conftest import AGENT_RUN, SYSTEM_PYTHON, clean_env, run
+
+APP = [SYSTEM_PYTHON, "-c", "import sys; print('app ran', '_agent_run._hook' in sys.modules)"]
+
+
+def test_generate_then_check_passes(home, tmp_path):
+    cfg = tmp_path / "agent-run.toml"
+    r = run([AGENT_RUN, "generate-config", "-o", str(cfg)], env=clean_env(home))
+    assert r.returncode == 0, r.stderr
+    text = cfg.read_text()
+    assert "service_name" in text and "log_level" in text
+    r = run([AGENT_RUN, "check-config", str(cfg)], env=clean_env(home))
+    assert r.returncode == 0, r.stderr
+    assert b"OK" in r.stdout
+
+
+def test_generate_config_default_path_and_no_overwrite(home, tmp_path):
+    r = run([AGENT_RUN, "generate-config"], env=clean_env(home), cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    cfg = tmp_path / "agent-run.toml"
+    cfg.write_text("# mine\nservice_name = \"precious\"\n")
+    r = run([AGENT_RUN, "generate-config"], env=clean_env(home), cwd=str(tmp_path))
+    assert r.returncode != 0
+    assert b"--force" in r.stderr
+    assert cfg.read_text() == "# mine\nservice_name = \"precious\"\n"
+    r = run([AGENT_RUN, "generate-config", "--force"], env=clean_env(home), cwd=str(tmp_path))
+    assert r.returncode == 0
+    assert "precious" not in cfg.read_text()
+
+
+def test_corrupted_file_names_line_and_column(home, tmp_path):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text('service_name = "x"\nlog_level = "debug\n')
+    r = run([AGENT_RUN, "check-config", str(cfg)], env=clean_env(home))
+    assert r.returncode == 1
+    assert re.search(rb"bad\.toml:2:\d+", r.stderr), r.stderr
+
+
+def test_unknown_key_suggests(home, tmp_path):
+    cfg = tmp_path / "typo.toml"
+    cfg.write_text('log_levl = "info"\n')
+    r = run([AGENT_RUN, "check-config", str(cfg)], env=clean_env(home))
+    assert r.returncode == 1
+    assert b"did you mean 'log_level'" in r.stderr
+
+
+def test_launch_with_bad_config_still_runs_the_app(home, tmp_path):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("log_level = [\n")
+    r = run([AGENT_RUN, "-c", str(cfg)] + APP, env=clean_env(home))
+    assert r.returncode == 0
+    assert r.stdout == b"app ran False\n"
+    assert b"bad.toml:" in r.stderr and b"without the agent" in r.stderr
+
+
+def test_launch_with_bad_config_and_strict_does_not_start(home, tmp_path):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("log_level = [\n")
+    r = run([AGENT_RUN, "--strict", "-c", str(cfg)] + APP, env=clean_env(home))
+    assert r.returncode == 2
+    assert r.stdout == b""
+    cfg.write_text('strict = true\nlog_level = "loud"\n')
+    r = run([AGENT_RUN, "-c", str(cfg)] + APP, env=clean_env(home))
+    assert r.returncode == 2
+    assert r.stdout == b""
+    assert b"loud" in r.stderr
+
+
+def test_missing_config_file_named(home, tmp_path):
+    r = run([AGENT_RUN, "-c", str(tmp_path / "nope.toml")] + APP, env=clean_env(home))
+    assert r.returncode == 0
+    assert r.stdout == b"app ran False\n"
+    assert b"nope.toml" in r.stderr
+
+
+def test_config_file_reaches_the_app_and_precedence(home, tmp_path):
+    cfg = tmp_path / "agent-run.toml"
+    cfg.write_text('service_name = "from-file"\nlog_level = "info"\n')
+    log = tmp_path / "log"
+    show = [SYSTEM_PYTHON, "-c", "from _agent_run import boot; print(boot.state[0]['service_name'])"]
+    r = run([AGENT_RUN, "-c", str(cfg), "--log-file", str(log)] + show, env=clean_env(home))
+    assert r.stdout == b"from-file\n", r.stderr
+    r = run([AGENT_RUN, "-c", str(cfg)] + show, env=clean_env(home, OTEL_SERVICE_NAME="from-otel"))
+    assert r.stdout == b"from-otel\n", r.stderr
+    r = run([AGENT_RUN, "-c", str(cfg)] + show,
+            env=clean_env(home, OTEL_SERVICE_NAME="from-otel", AGENT_RUN_SERVICE_NAME="from-env"))
+    assert r.stdout == b"from-env\n", r.stderr
+    r = run([AGENT_RUN, "-c", str(cfg), "--service-name", "from-cli"] + show,
+            env=clean_env(home, AGENT_RUN_SERVICE_NAME="from-env"))
+    assert r.stdout == b"from-cli\n", r.stderr
+
+
+def test_config_in_working_directory_is_found(home, tmp_path):
+    (tmp_path / "agent-run.toml").write_text('service_name = "cwd-file"\n')
+    show = [SYSTEM_PYTHON, "-c", "from _agent_run import boot; print(boot.state[0]['service_name'])"]
+    r = run([AGENT_RUN] + show, env=clean_env(home), cwd=str(tmp_path))
+    assert r.stdout == b"cwd-file\n", r.stderr
+
+
+def test_otel_sdk_disabled_turns_the_agent_off(home):
+    r = run([AGENT_RUN] + APP, env=clean_env(home, OTEL_SDK_DISABLED="true"))
+    assert r.returncode == 0
+    assert r.stdout == b"app ran False\n"
