@@ -1,0 +1,330 @@
+// add_span_functions(): the span part of _agent_run._hook.
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "hook/registration.hpp"
+#include "hook/spans/clock.hpp"
+#include "hook/spans/span.hpp"
+#include "hook/spans/sql_sanitizer.hpp"
+#include "hook/spans/traceparent.hpp"
+#include "wire/span_sink.hpp"
+
+namespace agent_run::spans {
+int init_span_type();
+}
+
+namespace {
+
+using namespace agent_run::spans;
+namespace wire = agent_run::wire;
+
+bool g_configured = false;
+bool g_has_collector = false;
+
+PyObject* py_start_span(PyObject*, PyObject* args, PyObject* kwargs) {
+  static const char* kwlist[] = {"name", "kind", "traceparent", "parent", "attributes", nullptr};
+  const char* name;
+  int kind = 1;
+  const char* traceparent = nullptr;
+  PyObject* parent = Py_None;
+  PyObject* attributes = Py_None;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|izOO:start_span", const_cast<char**>(kwlist), &name, &kind,
+                                   &traceparent, &parent, &attributes))
+    return nullptr;
+  if (kind < 0 || kind > 5) {
+    PyErr_SetString(PyExc_ValueError, "kind is an OTLP SpanKind number, 0-5");
+    return nullptr;
+  }
+  if (parent != Py_None && !is_span(parent)) {
+    PyErr_SetString(PyExc_TypeError, "parent is a Span or None");
+    return nullptr;
+  }
+  SpanObject* s = new_span(name, wire::SpanKind(kind), parent == Py_None ? nullptr : reinterpret_cast<SpanObject*>(parent),
+                           traceparent);
+  if (s == nullptr) return nullptr;
+  if (attributes != Py_None) {
+    if (!PyDict_Check(attributes)) {
+      Py_DECREF(s);
+      PyErr_SetString(PyExc_TypeError, "attributes is a dict");
+      return nullptr;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(attributes, &pos, &k, &v)) {
+      if (set_attribute_py(s->span, k, v) < 0) {
+        Py_DECREF(s);
+        return nullptr;
+      }
+    }
+  }
+  return reinterpret_cast<PyObject*>(s);
+}
+
+PyObject* py_current_span(PyObject*, PyObject*) {
+  SpanObject* s = current_span();
+  if (s == nullptr) Py_RETURN_NONE;
+  return reinterpret_cast<PyObject*>(s);
+}
+
+// settings: the dict boot hands to the instrumentation (dotted keys).
+bool get_int(PyObject* settings, const char* key, long long& out) {
+  PyObject* v = PyDict_GetItemString(settings, key);  // borrowed
+  if (v == nullptr || !PyLong_Check(v) || PyBool_Check(v)) return false;
+  long long x = PyLong_AsLongLong(v);
+  if (x == -1 && PyErr_Occurred()) {
+    PyErr_Clear();
+    return false;
+  }
+  out = x;
+  return true;
+}
+
+bool get_str(PyObject* settings, const char* key, std::string& out) {
+  PyObject* v = PyDict_GetItemString(settings, key);
+  if (v == nullptr || !PyUnicode_Check(v)) return false;
+  const char* s = PyUnicode_AsUTF8(v);
+  if (s == nullptr) {
+    PyErr_Clear();
+    return false;
+  }
+  out = s;
+  return true;
+}
+
+PyObject* py_configure_spans(PyObject*, PyObject* args, PyObject* kwargs) {
+  static const char* kwlist[] = {"settings", "force", nullptr};
+  PyObject* settings = Py_None;
+  int force = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|Op:configure_spans", const_cast<char**>(kwlist), &settings, &force))
+    return nullptr;
+  if (g_configured && !force) return PyBool_FromLong(g_has_collector);
+  Limits& l = limits();
+  l = Limits();  // unset keys: defaults
+  wire::SinkOptions opt;
+  if (settings != Py_None && PyDict_Check(settings)) {
+    long long x;
+    if (get_int(settings, "spans.max_attributes", x) && x >= 0) l.max_attributes = uint32_t(x);
+    if (get_int(settings, "spans.max_attribute_length", x) && x > 0) l.max_attribute_length = uint32_t(x);
+    if (get_int(settings, "spans.buffer_bytes", x) && x > 0) opt.buffer_bytes = size_t(x);
+    if (get_int(settings, "collector.flush_interval_ms", x) && x > 0) opt.flush_interval_ms = uint32_t(x);
+    std::string s;
+    if (get_str(settings, "spans.db_statement", s)) {
+      if (s == "raw") l.db_statement = DbStatementMode::Raw;
+      else if (s == "off") l.db_statement = DbStatementMode::Off;
+      else l.db_statement = DbStatementMode::Sanitized;
+    }
+    get_str(settings, "service_name", opt.service_name);
+  }
+  const char* sock = std::getenv("AGENT_RUN_COLLECTOR_SOCKET");
+  if (sock != nullptr) opt.socket_path = sock;
+  g_has_collector = !opt.socket_path.empty();
+  wire::SpanSink::instance().configure(opt);
+  g_configured = true;
+  return PyBool_FromLong(g_has_collector);
+}
+
+PyObject* py_span_stats(PyObject*, PyObject*) {
+  wire::SinkStats st = wire::SpanSink::instance().stats();
+  return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:O}", "ended", (unsigned long long)spans_ended(), "submitted",
+                       (unsigned long long)st.submitted, "sent", (unsigned long long)st.sent, "dropped_buffer_full",
+                       (unsigned long long)st.dropped_buffer_full, "dropped_no_collector",
+                       (unsigned long long)st.dropped_no_collector, "collector", g_has_collector ? Py_True : Py_False);
+}
+
+PyObject* py_flush_spans(PyObject*, PyObject* args) {
+  unsigned int timeout_ms = 2000;
+  if (!PyArg_ParseTuple(args, "|I:flush_spans", &timeout_ms)) return nullptr;
+  Py_BEGIN_ALLOW_THREADS
+  wire::SpanSink::instance().flush_and_stop(timeout_ms);
+  Py_END_ALLOW_THREADS
+  Py_RETURN_NONE;
+}
+
+PyObject* py_sanitize_sql(PyObject*, PyObject* args) {
+  const char* s;
+  Py_ssize_t n;
+  if (!PyArg_ParseTuple(args, "s#:sanitize_sql", &s, &n)) return nullptr;
+  std::string out = sanitize_sql(std::string_view(s, size_t(n)), limits().max_attribute_length);
+  return PyUnicode_DecodeUTF8(out.data(), Py_ssize_t(out.size()), "replace");
+}
+
+PyObject* py_parse_traceparent(PyObject*, PyObject* args) {
+  const char* s;
+  Py_ssize_t n;
+  if (!PyArg_ParseTuple(args, "s#:parse_traceparent", &s, &n)) return nullptr;
+  TraceParent tp;
+  if (!parse_traceparent(std::string_view(s, size_t(n)), tp)) Py_RETURN_NONE;
+  return Py_BuildValue("(ssi)", to_hex(tp.trace_id, 16).c_str(), to_hex(tp.span_id, 8).c_str(), int(tp.flags));
+}
+
+// ---- client spans from Python plugins (when no native handler is used) ----
+
+PyObject* py_monotonic_ns(PyObject*, PyObject*) { return PyLong_FromUnsignedLongLong(monotonic_ns()); }
+
+PyObject* py_db_span(PyObject*, PyObject* args) {
+  unsigned long long start;
+  const char* system;
+  PyObject* statement = Py_None;
+  PyObject* exc = Py_None;
+  if (!PyArg_ParseTuple(args, "Ks|OO:db_span", &start, &system, &statement, &exc)) return nullptr;
+  ClientSpan cs;
+  cs.start_mono = start;
+  cs.finish_db(system, statement == Py_None ? nullptr : statement,
+               exc != Py_None && PyExceptionInstance_Check(exc) ? exc : nullptr);
+  Py_RETURN_NONE;
+}
+
+// ---- WSGI server spans ----
+
+const char* environ_str(PyObject* environ, const char* key, Py_ssize_t* len = nullptr) {
+  PyObject* v = PyDict_GetItemString(environ, key);  // borrowed
+  if (v == nullptr || !PyUnicode_Check(v)) return nullptr;
+  const char* s = PyUnicode_AsUTF8AndSize(v, len);
+  if (s == nullptr) PyErr_Clear();
+  return s;
+}
+
+// wsgi_start(environ) -> Span: a SERVER span named after the method, made
+// current, child of the request's valid `traceparent` header if any.
+PyObject* py_wsgi_start(PyObject*, PyObject* environ) {
+  if (!PyDict_Check(environ)) {
+    PyErr_SetString(PyExc_TypeError, "environ is a dict");
+    return nullptr;
+  }
+  const char* method = environ_str(environ, "REQUEST_METHOD");
+  if (method == nullptr || !*method) method = "_OTHER";
+  const char* tp = environ_str(environ, "HTTP_TRACEPARENT");
+  SpanObject* s = new_span(method, wire::SpanKind::Server, nullptr, tp);
+  if (s == nullptr) return nullptr;
+  wire::Span& sp = s->span;
+  sp.attributes.reserve(10);
+  set_attribute(sp, "http.request.method", std::string(method));
+  std::string path;
+  if (const char* sn = environ_str(environ, "SCRIPT_NAME")) path = sn;
+  if (const char* pi = environ_str(environ, "PATH_INFO")) path += pi;
+  if (path.empty()) path = "/";
+  set_attribute(sp, "url.path", std::move(path));
+  if (const char* v = environ_str(environ, "wsgi.url_scheme")) set_attribute(sp, "url.scheme", std::string(v));
+  const char* host = environ_str(environ, "HTTP_HOST");
+  std::string address;
+  long port = 0;
+  if (host != nullptr && *host) {
+    std::string h(host);
+    size_t colon = h.rfind(':');
+    if (colon != std::string::npos && h.find(']', colon) == std::string::npos) {
+      port = std::strtol(h.c_str() + colon + 1, nullptr, 10);
+      h.resize(colon);
+    }
+    address = h;
+  } else if (const char* sn = environ_str(environ, "SERVER_NAME")) {
+    address = sn;
+  }
+  if (port == 0)
+    if (const char* p = environ_str(environ, "SERVER_PORT")) port = std::strtol(p, nullptr, 10);
+  if (!address.empty()) set_attribute(sp, "server.address", std::move(address));
+  if (port > 0) set_attribute(sp, "server.port", int64_t(port));
+  if (const char* v = environ_str(environ, "SERVER_PROTOCOL"))
+    if (std::strncmp(v, "HTTP/", 5) == 0) set_attribute(sp, "network.protocol.version", std::string(v + 5));
+  if (const char* v = environ_str(environ, "REMOTE_ADDR")) set_attribute(sp, "client.address", std::string(v));
+  if (const char* v = environ_str(environ, "HTTP_USER_AGENT")) set_attribute(sp, "user_agent.original", std::string(v));
+  if (activate(s) < 0) {
+    Py_DECREF(s);
+    return nullptr;
+  }
+  return reinterpret_cast<PyObject*>(s);
+}
+
+// wsgi_finish(span, status, exc=None): status is start_response's status
+// line ("200 OK") or None; 5xx or an exception make the span an error.
+PyObject* py_wsgi_finish(PyObject*, PyObject* args) {
+  PyObject *span, *status, *exc = Py_None;
+  if (!PyArg_ParseTuple(args, "OO|O:wsgi_finish", &span, &status, &exc)) return nullptr;
+  if (!is_span(span)) {
+    PyErr_SetString(PyExc_TypeError, "wsgi_finish() takes a Span");
+    return nullptr;
+  }
+  auto* s = reinterpret_cast<SpanObject*>(span);
+  uint64_t end = monotonic_ns();
+  if (!s->ended) {
+    long code = 0;
+    if (status != Py_None && PyUnicode_Check(status)) {
+      const char* st = PyUnicode_AsUTF8(status);
+      if (st == nullptr) PyErr_Clear();
+      else code = std::strtol(st, nullptr, 10);
+    }
+    if (code > 0) {
+      set_attribute(s->span, "http.response.status_code", int64_t(code));
+      if (code >= 500) s->span.status_code = wire::StatusCode::Error;
+    }
+    if (exc != Py_None && PyExceptionInstance_Check(exc)) {
+      record_exception(s->span, exc, true);
+      if (code == 0) set_attribute(s->span, "error.type", std::string(Py_TYPE(exc)->tp_name));
+    } else if (code >= 500) {
+      set_attribute(s->span, "error.type", std::to_string(code));
+    }
+  }
+  deactivate(s);
+  end_span(s, end);
+  Py_RETURN_NONE;
+}
+
+PyMethodDef span_functions[] = {
+    {"start_span", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(py_start_span)),
+     METH_VARARGS | METH_KEYWORDS,
+     "start_span(name, kind=1, traceparent=None, parent=None, attributes=None) -> Span (not activated).\n"
+     "Parent: a valid traceparent header, else `parent`, else the current span, else a new trace."},
+    {"current_span", py_current_span, METH_NOARGS, "current_span() -> the current Span of this context, or None."},
+    {"configure_spans", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(py_configure_spans)),
+     METH_VARARGS | METH_KEYWORDS,
+     "configure_spans(settings=None, force=False) -> bool: limits and sink options from the settings dict;\n"
+     "the collector socket from AGENT_RUN_COLLECTOR_SOCKET. Returns whether there is a collector. Once per process."},
+    {"span_stats", py_span_stats, METH_NOARGS, "span_stats() -> dict of counters."},
+    {"flush_spans", py_flush_spans, METH_VARARGS, "flush_spans(timeout_ms=2000): send what is buffered, stop the flusher."},
+    {"sanitize_sql", py_sanitize_sql, METH_VARARGS, "sanitize_sql(sql) -> sql with literals replaced by ?"},
+    {"parse_traceparent", py_parse_traceparent, METH_VARARGS,
+     "parse_traceparent(header) -> (trace_id hex, span_id hex, flags) or None if invalid."},
+    {"monotonic_ns", py_monotonic_ns, METH_NOARGS, "monotonic_ns() -> the span clock's monotonic reading."},
+    {"db_span", py_db_span, METH_VARARGS,
+     "db_span(start_monotonic_ns, db_system, statement=None, exc=None): record a finished CLIENT span."},
+    {"wsgi_start", py_wsgi_start, METH_O, "wsgi_start(environ) -> the request's SERVER Span, activated."},
+    {"wsgi_finish", py_wsgi_finish, METH_VARARGS, "wsgi_finish(span, status_line, exc=None): end the SERVER span."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+}  // namespace
+
+namespace agent_run::hook {
+
+int add_span_functions(PyObject* module) {
+  if (agent_run::spans::init_span_type() < 0) return -1;
+  if (agent_run::spans::current_span_var() == nullptr) return -1;
+  Py_INCREF(&SpanType);
+  if (PyModule_AddObject(module, "Span", reinterpret_cast<PyObject*>(&SpanType)) < 0) {
+    Py_DECREF(&SpanType);
+    return -1;
+  }
+  for (PyMethodDef* def = span_functions; def->ml_name != nullptr; ++def) {
+    PyObject* f = PyCFunction_NewEx(def, nullptr, nullptr);
+    if (f == nullptr) return -1;
+    if (PyModule_AddObject(module, def->ml_name, f) < 0) {
+      Py_DECREF(f);
+      return -1;
+    }
+  }
+  static const struct {
+    const char* name;
+    long value;
+  } constants[] = {
+      {"SPAN_KIND_INTERNAL", 1}, {"SPAN_KIND_SERVER", 2}, {"SPAN_KIND_CLIENT", 3}, {"SPAN_KIND_PRODUCER", 4},
+      {"SPAN_KIND_CONSUMER", 5}, {"STATUS_UNSET", 0},     {"STATUS_OK", 1},        {"STATUS_ERROR", 2},
+  };
+  for (auto& c : constants)
+    if (PyModule_AddIntConstant(module, c.name, c.value) < 0) return -1;
+  return 0;
+}
+
+}  // namespace agent_run::hook

@@ -1,0 +1,77 @@
+#pragma once
+// The span model inside the app (the parts that need Python).
+//
+// A span is a Python object (_agent_run._hook.Span) holding a wire::Span.
+// The current span lives in a contextvars.ContextVar, so every thread and
+// every asyncio task sees its own. end() stamps the end time and hands the
+// record to wire::SpanSink (native buffer, native flusher thread).
+//
+// Native handlers (the sqlite3 wrapper) record client spans without creating
+// any Python object: ClientSpan below, a few hundred nanoseconds per span.
+#include <Python.h>
+
+#include <cstdint>
+#include <string>
+
+#include "wire/span.hpp"
+
+namespace agent_run::spans {
+
+enum class DbStatementMode { Sanitized, Raw, Off };
+
+struct Limits {
+  uint32_t max_attributes = 128;
+  uint32_t max_events = 128;
+  uint32_t max_attribute_length = 4096;
+  DbStatementMode db_statement = DbStatementMode::Sanitized;
+};
+Limits& limits();
+
+struct SpanObject {
+  PyObject_HEAD
+  wire::Span span;
+  uint64_t start_mono;
+  PyObject* token;      // ContextVar token while activated, else null
+  PyObject* previous;   // the value the ContextVar had before activation
+  bool ended;
+};
+
+extern PyTypeObject SpanType;
+inline bool is_span(PyObject* o) { return Py_TYPE(o) == &SpanType; }
+
+// The ContextVar holding the current span (created at module init).
+PyObject* current_span_var();
+// New reference to the current span, or null (no error set) if there is none.
+SpanObject* current_span();
+
+// Parent ids for a new span from the current one; false: a root span.
+bool current_parent(uint8_t trace_id[16], uint8_t parent_span_id[8], uint8_t* flags);
+
+// New span (not activated). parent: a SpanObject or null (then the current
+// span, then root); traceparent: a valid W3C header overrides both.
+SpanObject* new_span(std::string name, wire::SpanKind kind, SpanObject* parent, const char* traceparent);
+int activate(SpanObject* s);    // 0 or -1 with exception set
+void deactivate(SpanObject* s); // never fails
+void end_span(SpanObject* s, uint64_t end_mono = 0);
+
+// Attribute helpers enforcing the limits. A value of a type OTLP has no
+// scalar for is stored as its str().
+void set_attribute(wire::Span& span, std::string_view key, wire::AttributeValue value);
+int set_attribute_py(wire::Span& span, PyObject* key, PyObject* value);  // -1: error set
+void record_exception(wire::Span& span, PyObject* exc, bool set_error_status);
+std::string truncate(std::string s);
+
+// Everything that leaves: counted here and handed to the sink.
+void submit(const wire::Span& span);
+uint64_t spans_ended();
+
+// A client span recorded by a native handler: begin() in the handler's
+// before, finish_db() in its after. No Python object is made.
+struct ClientSpan {
+  uint64_t start_mono = 0;
+  void begin();
+  // statement: a str or null; exc: the raised exception or null.
+  void finish_db(const char* db_system, PyObject* statement, PyObject* exc);
+};
+
+}  // namespace agent_run::spans
