@@ -34,6 +34,11 @@ SinkStats SpanSink::stats() const { return g_stats; }
 void SpanSink::flush_and_stop(uint32_t) {}
 }  // namespace agent_run::wire
 
+namespace agent_run::spans {
+// The DB handler needs the hook core (not in this test module).
+int add_db_handler_functions(PyObject*) { return 0; }
+}  // namespace agent_run::spans
+
 namespace {
 using agent_run::spans::to_hex;
 namespace wire = agent_run::wire;

@@ -65,8 +65,9 @@ StatementCache& cache() {
 
 void ClientSpan::begin() { start_mono = monotonic_ns(); }
 
-void ClientSpan::finish_db(const char* db_system, PyObject* statement, PyObject* exc) {
-  uint64_t end_mono = monotonic_ns();
+void ClientSpan::finish_db(const char* db_system, PyObject* statement, PyObject* exc, uint64_t end_mono) {
+  if (end_mono == 0) end_mono = monotonic_ns();
+  if (start_mono == 0 || start_mono > end_mono) start_mono = end_mono;
   wire::Span span;
   if (!current_parent(span.trace_id, span.parent_span_id, &span.trace_flags)) {
     new_trace_id(span.trace_id);

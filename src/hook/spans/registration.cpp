@@ -324,7 +324,7 @@ int add_span_functions(PyObject* module) {
   };
   for (auto& c : constants)
     if (PyModule_AddIntConstant(module, c.name, c.value) < 0) return -1;
-  return 0;
+  return agent_run::spans::add_db_handler_functions(module);
 }
 
 }  // namespace agent_run::hook

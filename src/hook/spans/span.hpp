@@ -70,8 +70,13 @@ uint64_t spans_ended();
 struct ClientSpan {
   uint64_t start_mono = 0;
   void begin();
-  // statement: a str or null; exc: the raised exception or null.
-  void finish_db(const char* db_system, PyObject* statement, PyObject* exc);
+  // statement: a str or null; exc: the raised exception or null;
+  // end_mono: the call's end (monotonic ns), 0 for now.
+  void finish_db(const char* db_system, PyObject* statement, PyObject* exc, uint64_t end_mono = 0);
 };
+
+// The native handler for DB-API calls (db_handler.cpp, built into the hook
+// module only): adds _hook.sql_span_handler(db_system) -> a _hook.Handler.
+int add_db_handler_functions(PyObject* module);
 
 }  // namespace agent_run::spans
