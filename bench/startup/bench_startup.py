@@ -1,0 +1,66 @@
+#!/usr/bin/python3
+"""Startup cost of agent-run: `agent-run python3 -c pass` against `python3 -c pass`.
+
+Interleaved rounds in one run (bare, agent, bare, agent, ...) so that both see
+the same machine state; reports medians, the added milliseconds and the ratio.
+The bootstrap directory is generated once before timing (it is reused by
+every launch after the first, which is what users see).
+
+    bench/startup/bench_startup.py [--agent-run PATH] [--python PATH] [--rounds N]
+"""
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+
+def spawn_wait(argv, env):
+    t0 = time.perf_counter()
+    pid = os.posix_spawn(argv[0], argv, env)
+    _, status = os.waitpid(pid, 0)
+    t1 = time.perf_counter()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit("%s failed with status %d" % (" ".join(argv), status))
+    return t1 - t0
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    default_agent = os.path.join(here, "..", "..", "build", "stage", "bin", "agent-run")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--agent-run", default=os.path.abspath(default_agent))
+    ap.add_argument("--python", default="/usr/bin/python3")
+    ap.add_argument("--rounds", type=int, default=200)
+    args = ap.parse_args()
+
+    home = tempfile.mkdtemp(prefix="agent-run-bench-")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENT_RUN_", "OTEL_", "PYTHON"))}
+    env["HOME"] = home
+    env.pop("XDG_CACHE_HOME", None)
+    bare = [args.python, "-c", "pass"]
+    agent = [args.agent_run, args.python, "-c", "pass"]
+    variants = {
+        "python3 -c pass": bare,
+        "agent-run python3 -c pass": agent,
+        "agent-run --disable python3 -c pass": [args.agent_run, "--disable", args.python, "-c", "pass"],
+    }
+    for argv in variants.values():  # warm up: page cache, bootstrap generation
+        for _ in range(5):
+            spawn_wait(argv, env)
+    samples = {name: [] for name in variants}
+    for _ in range(args.rounds):
+        for name, argv in variants.items():
+            samples[name].append(spawn_wait(argv, env))
+
+    base = statistics.median(samples["python3 -c pass"])
+    print("startup, median of %d interleaved rounds (%s)" % (args.rounds, args.python))
+    print("%-40s %10s %10s %8s" % ("command", "median ms", "added ms", "ratio"))
+    for name, s in samples.items():
+        m = statistics.median(s)
+        print("%-40s %10.2f %10.2f %8.3f" % (name, m * 1e3, (m - base) * 1e3, m / base))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
