@@ -7,6 +7,7 @@
 #include <Python.h>
 
 #include "agent_run/version.hpp"
+#include "hook/registration.hpp"
 
 namespace {
 
@@ -42,7 +43,8 @@ PyModuleDef module_def = {
 PyMODINIT_FUNC PyInit__hook(void) {
   PyObject* m = PyModule_Create(&module_def);
   if (m == nullptr) return nullptr;
-  if (PyModule_AddStringConstant(m, "__version__", agent_run::kVersion) < 0) {
+  if (PyModule_AddStringConstant(m, "__version__", agent_run::kVersion) < 0 ||
+      agent_run::hook::add_config_functions(m) < 0) {
     Py_DECREF(m);
     return nullptr;
   }
