@@ -15,6 +15,7 @@
 
 namespace agent_run::spans {
 int init_span_type();
+int add_module_watch_functions(PyObject* module);
 }
 
 namespace {
@@ -189,7 +190,8 @@ const char* environ_str(PyObject* environ, const char* key, Py_ssize_t* len = nu
 }
 
 // wsgi_start(environ) -> Span: a SERVER span named after the method, made
-// current, child of the request's valid `traceparent` header if any.
+// current, child of the request's valid `traceparent` header if any, else a
+// new trace.
 PyObject* py_wsgi_start(PyObject*, PyObject* environ) {
   if (!PyDict_Check(environ)) {
     PyErr_SetString(PyExc_TypeError, "environ is a dict");
@@ -198,7 +200,9 @@ PyObject* py_wsgi_start(PyObject*, PyObject* environ) {
   const char* method = environ_str(environ, "REQUEST_METHOD");
   if (method == nullptr || !*method) method = "_OTHER";
   const char* tp = environ_str(environ, "HTTP_TRACEPARENT");
-  SpanObject* s = new_span(method, wire::SpanKind::Server, nullptr, tp);
+  // A request starts its own trace (or continues the caller's): never a
+  // child of whatever this thread left current.
+  SpanObject* s = new_span(method, wire::SpanKind::Server, nullptr, tp, false);
   if (s == nullptr) return nullptr;
   wire::Span& sp = s->span;
   sp.attributes.reserve(10);
@@ -324,6 +328,7 @@ int add_span_functions(PyObject* module) {
   };
   for (auto& c : constants)
     if (PyModule_AddIntConstant(module, c.name, c.value) < 0) return -1;
+  if (agent_run::spans::add_module_watch_functions(module) < 0) return -1;
   return agent_run::spans::add_db_handler_functions(module);
 }
 

@@ -49,7 +49,9 @@ bool current_parent(uint8_t trace_id[16], uint8_t parent_span_id[8], uint8_t* fl
 
 // New span (not activated). parent: a SpanObject or null (then the current
 // span, then root); traceparent: a valid W3C header overrides both.
-SpanObject* new_span(std::string name, wire::SpanKind kind, SpanObject* parent, const char* traceparent);
+// use_current=false: no in-process parent (a server span of a new request).
+SpanObject* new_span(std::string name, wire::SpanKind kind, SpanObject* parent, const char* traceparent,
+                     bool use_current = true);
 int activate(SpanObject* s);    // 0 or -1 with exception set
 void deactivate(SpanObject* s); // never fails
 void end_span(SpanObject* s, uint64_t end_mono = 0);

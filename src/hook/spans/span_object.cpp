@@ -233,7 +233,8 @@ void submit(const wire::Span& span) {
 
 uint64_t spans_ended() { return g_ended.load(std::memory_order_relaxed); }
 
-SpanObject* new_span(std::string name, wire::SpanKind kind, SpanObject* parent, const char* traceparent) {
+SpanObject* new_span(std::string name, wire::SpanKind kind, SpanObject* parent, const char* traceparent,
+                     bool use_current) {
   SpanObject* s = PyObject_New(SpanObject, &SpanType);
   if (s == nullptr) return nullptr;
   new (&s->span) wire::Span();
@@ -251,7 +252,7 @@ SpanObject* new_span(std::string name, wire::SpanKind kind, SpanObject* parent, 
     std::memcpy(s->span.trace_id, parent->span.trace_id, 16);
     std::memcpy(s->span.parent_span_id, parent->span.span_id, 8);
     s->span.trace_flags = parent->span.trace_flags;
-  } else if (!current_parent(s->span.trace_id, s->span.parent_span_id, &s->span.trace_flags)) {
+  } else if (!use_current || !current_parent(s->span.trace_id, s->span.parent_span_id, &s->span.trace_flags)) {
     new_trace_id(s->span.trace_id);
     s->span.trace_flags = 1;
   }

@@ -1,0 +1,327 @@
+"""WSGI server spans for any WSGI app under gunicorn and uWSGI (and Flask's
+route as http.route).
+
+Where the app is wrapped (zero code, docs/spans.md):
+- gunicorn: `gunicorn.app.base.BaseApplication.wsgi()`, which every worker
+  (and the master with --preload) calls to obtain the app; it covers
+  `gunicorn mod:app`, --paste and custom BaseApplication subclasses.
+- uWSGI: the app callable is fetched by uWSGI's C code, out of Python's
+  reach, and Python fork hooks do not run in its workers. The `uwsgi` module
+  appears only after the interpreter started, so a native audit hook waits
+  for it (one flag test per audited event afterwards) and chains
+  `uwsgi.post_fork_hook`, which uWSGI calls in every worker after fork (with
+  or without --enable-threads). There the app named by --wsgi-file/--file
+  or --module/--wsgi/-w (and --callable) is instrumented in place: a
+  function gets its `__code__` replaced by a trampoline (so uWSGI's own
+  reference calls the wrapper), an instance gets its class's `__call__`
+  wrapped for that instance only.
+- Flask: `Flask.wsgi_app` makes the server span when no server wrapped the
+  app (other servers), and `Flask.dispatch_request` names the server span
+  after the matched url_rule (http.route).
+
+The server span starts when the app is called, is current while the app and
+the response iterable run (so database calls are its children), and ends
+when the server closes the response iterable (WSGI semantics).
+"""
+import sys
+
+from _agent_run import _hook
+
+_SERVER = _hook.SPAN_KIND_SERVER
+_wsgi_start = _hook.wsgi_start
+_wsgi_finish = _hook.wsgi_finish
+_current_span = _hook.current_span
+_MARK = "__agent_run_wsgi__"
+
+_log = None
+
+
+def _warn(msg, *args):
+    if _log is not None:
+        try:
+            _log.warning(msg, *args)
+        except Exception:
+            pass
+
+
+class _Response(object):
+    """The app's response iterable; ends the server span at close()."""
+    __slots__ = ("_result", "_iter", "_span", "_state")
+
+    def __init__(self, result, span, state):
+        self._result = result
+        self._iter = None
+        self._span = span
+        self._state = state
+
+    def __iter__(self):
+        self._iter = iter(self._result)
+        return self
+
+    def __next__(self):
+        it = self._iter
+        if it is None:
+            it = self._iter = iter(self._result)
+        try:
+            return next(it)
+        except StopIteration:
+            raise
+        except BaseException as e:
+            self._state[1] = e
+            raise
+
+    def close(self):
+        exc = self._state[1]
+        try:
+            close = getattr(self._result, "close", None)
+            if close is not None:
+                close()
+        except BaseException as e:
+            exc = e
+            raise
+        finally:
+            _wsgi_finish(self._span, self._state[0], exc)
+
+
+_ENV_KEY = "agent_run.server_span"
+
+
+def _traced_call(app, environ, start_response):
+    if _ENV_KEY in environ:
+        return app(environ, start_response)  # an outer wrapper already traces this request
+    span = _wsgi_start(environ)
+    environ[_ENV_KEY] = span
+    state = [None, None]  # status line, exception
+
+    def _start_response(status, headers, exc_info=None):
+        state[0] = status
+        if exc_info is None:
+            return start_response(status, headers)
+        return start_response(status, headers, exc_info)
+
+    try:
+        result = app(environ, _start_response)
+    except BaseException as e:
+        _wsgi_finish(span, state[0], e)
+        raise
+    # Current span until close(): the server iterates and closes in this same
+    # thread and context (gunicorn's sync/gthread workers, uWSGI).
+    return _Response(result, span, state)
+
+
+def wrap_wsgi_app(app):
+    """A traced WSGI app calling `app`; idempotent."""
+    if app is None or getattr(app, _MARK, False):
+        return app
+
+    def traced_app(environ, start_response):
+        return _traced_call(app, environ, start_response)
+
+    traced_app.__agent_run_wsgi__ = True
+    traced_app.__wrapped__ = app
+    for name in ("__name__", "__qualname__", "__module__", "__doc__"):
+        try:
+            setattr(traced_app, name, getattr(app, name))
+        except Exception:
+            pass
+    return traced_app
+
+
+# ---- gunicorn ----
+
+def patch_gunicorn(base_module):
+    cls = getattr(base_module, "BaseApplication", None)
+    orig = getattr(cls, "wsgi", None) if cls is not None else None
+    if orig is None or getattr(orig, _MARK, False):
+        return False
+
+    def wsgi(self):
+        app = orig(self)
+        try:
+            traced = wrap_wsgi_app(app)
+            if traced is not app:
+                self.callable = traced
+            return traced
+        except Exception:
+            return app
+
+    wsgi.__agent_run_wsgi__ = True
+    wsgi.__wrapped__ = orig
+    cls.wsgi = wsgi
+    return True
+
+
+# ---- Flask ----
+
+def patch_flask(flask_app_module):
+    Flask = getattr(flask_app_module, "Flask", None)
+    if Flask is None or getattr(Flask.wsgi_app, _MARK, False):
+        return False
+    orig_wsgi_app = Flask.wsgi_app
+    orig_dispatch = Flask.dispatch_request
+    try:
+        from flask import request
+    except Exception:
+        request = None
+
+    def wsgi_app(self, environ, start_response):
+        return _traced_call(lambda e, s: orig_wsgi_app(self, e, s), environ, start_response)
+
+    def dispatch_request(self, *args, **kwargs):
+        try:
+            span = _current_span()
+            if span is not None and span.kind == _SERVER and request is not None:
+                rule = request.url_rule
+                if rule is not None:
+                    route = rule.rule
+                    span.set_attribute("http.route", route)
+                    span.name = "%s %s" % (request.method, route)
+        except Exception:
+            pass
+        return orig_dispatch(self, *args, **kwargs)
+
+    for f, orig in ((wsgi_app, orig_wsgi_app), (dispatch_request, orig_dispatch)):
+        f.__agent_run_wsgi__ = True
+        f.__wrapped__ = orig
+        f.__name__ = orig.__name__
+        f.__qualname__ = orig.__qualname__
+    Flask.wsgi_app = wsgi_app
+    Flask.dispatch_request = dispatch_request
+    return True
+
+
+# ---- uWSGI ----
+
+def _opt(uwsgi, *names):
+    opt = getattr(uwsgi, "opt", None) or {}
+    for n in names:
+        v = opt.get(n)
+        if isinstance(v, list):
+            v = v[0] if v else None
+        if isinstance(v, bytes):
+            v = v.decode("utf-8", "replace")
+        if v:
+            return v
+    return None
+
+
+def _uwsgi_app_targets(uwsgi):
+    """(module, attribute name) of the apps uWSGI loaded."""
+    callable_name = _opt(uwsgi, "callable") or "application"
+    out = []
+    spec = _opt(uwsgi, "module", "wsgi", "w")
+    if spec:
+        mod, _, attr = spec.partition(":")
+        m = sys.modules.get(mod.strip())
+        if m is not None:
+            out.append((m, attr.strip() or callable_name))
+    if _opt(uwsgi, "wsgi-file", "file"):
+        for name, m in list(sys.modules.items()):
+            if name.startswith("uwsgi_file_") and m is not None:
+                out.append((m, callable_name))
+    return out
+
+
+def instrument_in_place(holder, name):
+    """Makes the callable `holder.name` traced for every reference to it,
+    including one uWSGI's C code already holds."""
+    app = getattr(holder, name, None)
+    if app is None or getattr(app, _MARK, False):
+        return False
+    function_type = type(instrument_in_place)
+    if isinstance(app, function_type):
+        code = app.__code__
+        inner = function_type(code, app.__globals__, app.__name__, app.__defaults__, app.__closure__)
+        inner.__kwdefaults__ = app.__kwdefaults__
+        traced = wrap_wsgi_app(inner)
+        gname = "__agent_run_wsgi_%x" % id(app)
+        nfree = len(code.co_freevars)
+        # A trampoline with as many free variables as the original (required
+        # to assign __code__), calling the traced copy through a global.
+        cells = "".join("_ar%d = None\n    " % i for i in range(nfree))
+        refs = "".join("_ar%d\n        " % i for i in range(nfree))
+        src = ("def _outer():\n    %sdef %s(*args, **kwargs):\n        %sreturn %s(*args, **kwargs)\n"
+               "    return %s\n") % (cells, "_trampoline", refs, gname, "_trampoline")
+        ns = {}
+        exec(compile(src, "<agent-run wsgi trampoline>", "exec"), ns)
+        tcode = ns["_outer"]().__code__
+        try:
+            tcode = tcode.replace(co_name=code.co_name)
+        except Exception:
+            pass
+        app.__globals__[gname] = traced
+        app.__code__ = tcode
+        app.__agent_run_wsgi__ = True
+        return True
+    cls = type(app)
+    orig_call = cls.__call__
+    target = app
+
+    def __call__(self, *args, **kwargs):
+        if self is target and len(args) == 2 and not kwargs:
+            return _traced_call(lambda e, s: orig_call(self, e, s), args[0], args[1])
+        return orig_call(self, *args, **kwargs)
+
+    __call__.__wrapped__ = orig_call
+    cls.__call__ = __call__
+    try:
+        app.__agent_run_wsgi__ = True
+    except Exception:
+        pass
+    return True
+
+
+def _uwsgi_post_fork(previous):
+    def post_fork_hook():
+        try:
+            import uwsgi
+            for holder, name in _uwsgi_app_targets(uwsgi):
+                try:
+                    instrument_in_place(holder, name)
+                except Exception as e:
+                    _warn("could not trace the uWSGI app %s.%s: %r", getattr(holder, "__name__", "?"), name, e)
+        except Exception:
+            pass
+        if previous is not None:
+            previous()
+    post_fork_hook.__agent_run_wsgi__ = True
+    return post_fork_hook
+
+
+def on_uwsgi_module(uwsgi):
+    """Called once the `uwsgi` module exists (master, before apps load)."""
+    previous = getattr(uwsgi, "post_fork_hook", None)
+    if getattr(previous, _MARK, False):
+        return
+    uwsgi.post_fork_hook = _uwsgi_post_fork(previous)
+
+
+def running_under_uwsgi():
+    exe = (sys.executable or "").rsplit("/", 1)[-1]
+    return exe.startswith("uwsgi") or "uwsgi" in sys.modules
+
+
+def install_uwsgi():
+    if "uwsgi" in sys.modules:
+        on_uwsgi_module(sys.modules["uwsgi"])
+    else:
+        _hook.when_module_appears("uwsgi", on_uwsgi_module)
+
+
+# ---- activation ----
+
+# Post-import patches: module name -> function(module).
+PATCHES = {
+    "gunicorn.app.base": patch_gunicorn,
+    "flask.app": patch_flask,
+}
+
+
+def install(settings=None, log=None):
+    """Configures the span pipeline and arranges the patches."""
+    global _log
+    _log = log
+    if not _hook.configure_spans(settings or {}):
+        _warn("no collector socket (AGENT_RUN_COLLECTOR_SOCKET unset): spans are dropped and counted")
+    if running_under_uwsgi():
+        install_uwsgi()
