@@ -62,7 +62,7 @@ std::vector<KeyInfo> build_keys() {
   // Top-level keys first, then one group per table.
   return {
       key_bool("enabled", true,
-               "Run the agent at all; false runs the app untouched.",
+               "Run the agent at all; false runs the app untouched. OTEL_SDK_DISABLED=true sets it to false.",
                "OTEL_SDK_DISABLED"),
       key_string("service_name", "",
                  "Service name on every span; empty: the program's name.",
@@ -105,7 +105,8 @@ std::vector<KeyInfo> build_keys() {
               "Milliseconds between sends of buffered spans from the app to the collector."),
 
       key_enum("exporter.type", "local", {"local", "otlp", "console"},
-               "Where spans go: local files, an OTLP/HTTP endpoint, or the console.",
+               "Where spans go: local files, an OTLP/HTTP endpoint, or the console. Also set by OTEL_TRACES_EXPORTER "
+               "(none turns the agent off) and by an OTLP endpoint variable (selects otlp).",
                "OTEL_TRACES_EXPORTER"),
 
       key_string("exporter.local.path", "",
@@ -116,7 +117,8 @@ std::vector<KeyInfo> build_keys() {
               "Rotated trace files kept; older ones are deleted."),
 
       key_string("exporter.otlp.endpoint", "http://127.0.0.1:4318/v1/traces",
-                 "OTLP/HTTP URL spans are sent to.",
+                 "OTLP/HTTP URL spans are sent to. Also set by OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, "
+                 "or OTEL_EXPORTER_OTLP_ENDPOINT with /v1/traces appended.",
                  "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", ValueFormat::HttpUrl),
       key_list("exporter.otlp.headers",
                "HTTP headers sent with every export, as \"key=value\" strings.",

@@ -13,7 +13,7 @@ std::string comment_for(const KeyInfo& key) {
   std::string line = key.comment;
   if (key.type == ValueType::Enum) line += fmt::format(" One of: {}.", fmt::join(key.allowed, ", "));
   if (key.type == ValueType::Int) line += fmt::format(" Range: {}..{}.", key.min, key.max);
-  if (!key.otel_env.empty()) line += fmt::format(" Also set by {}.", key.otel_env);
+  if (!key.otel_env.empty() && key.comment.find(key.otel_env) == std::string::npos) line += fmt::format(" Also set by {}.", key.otel_env);
   return line;
 }
 
