@@ -1,0 +1,23 @@
+#pragma once
+// The collector's log: one file (the agent log file, or collector.log in the
+// socket directory). Never the app's stdout or stderr.
+#include <cstdio>
+#include <string>
+
+namespace agent_run::collector {
+
+class Log {
+ public:
+  static Log& get();
+  bool open(const std::string& path);  // false: logging goes nowhere
+  void write(const char* level, const std::string& message);
+  void info(const std::string& m) { write("info", m); }
+  void warn(const std::string& m) { write("warning", m); }
+  void error(const std::string& m) { write("error", m); }
+  FILE* file() const { return file_; }
+
+ private:
+  FILE* file_ = nullptr;
+};
+
+}  // namespace agent_run::collector

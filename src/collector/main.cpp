@@ -1,0 +1,165 @@
+// agent-run's collector: one process per launched application. Receives the
+// spans of every process of the app on a UNIX socket, batches them and hands
+// them to the configured exporters; exits (after draining) when the app is
+// gone or on SIGTERM. See docs/collector.md.
+#include <curl/curl.h>
+#include <errno.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "agent_run/version.hpp"
+#include "collector/app_watch.hpp"
+#include "collector/exporter.hpp"
+#include "collector/log.hpp"
+#include "collector/options.hpp"
+#include "collector/server.hpp"
+#include "collector/span_store.hpp"
+
+using namespace agent_run::collector;
+
+namespace {
+
+std::string dirname_of(const std::string& p) {
+  size_t slash = p.rfind('/');
+  return slash == std::string::npos ? "." : (slash == 0 ? "/" : p.substr(0, slash));
+}
+
+void signal_ready(int fd) {
+  if (fd < 0) return;
+  char c = 'R';
+  while (::write(fd, &c, 1) < 0 && errno == EINTR) {
+  }
+  ::close(fd);
+}
+
+nlohmann::json stats_json(const std::string& reason, const Server& server,
+                          const std::vector<std::unique_ptr<Exporter>>& exporters, uint64_t drain_ms) {
+  const ServerStats& s = server.stats();
+  nlohmann::json j;
+  j["reason"] = reason;
+  j["drain_ms"] = drain_ms;
+  j["connections"] = s.connections_accepted;
+  j["connections_refused_uid"] = s.connections_refused_uid;
+  j["connections_refused_limit"] = s.connections_refused_limit;
+  j["messages"] = s.messages;
+  j["bytes"] = s.bytes_received;
+  j["spans_received"] = s.spans_received;
+  nlohmann::json rej = nlohmann::json::object();
+  for (int e = 1; e < 8; ++e)
+    if (s.rejected[e]) rej[agent_run::wire::to_string(agent_run::wire::DecodeError(e))] = s.rejected[e];
+  if (s.rejected_protocol) rej["protocol"] = s.rejected_protocol;
+  j["rejected"] = rej;
+  j["rejected_total"] = s.rejected_total();
+  j["truncated_at_close"] = s.truncated_at_close;
+  j["sanitized_strings"] = s.sanitized_strings;
+  uint64_t full = 0, nocoll = 0, large = 0, submitted = 0;
+  for (const auto& kv : s.app) {
+    full += kv.second.dropped_buffer_full;
+    nocoll += kv.second.dropped_no_collector;
+    large += kv.second.dropped_too_large;
+    submitted += kv.second.submitted;
+  }
+  j["app_processes_reporting"] = s.app.size();
+  j["app_submitted"] = submitted;
+  j["app_dropped_buffer_full"] = full;
+  j["app_dropped_no_collector"] = nocoll;
+  j["app_dropped_too_large"] = large;
+  nlohmann::json ex = nlohmann::json::object();
+  for (const auto& e : exporters) {
+    ExporterStats st = e->stats();
+    ex[e->name()] = {{"exported", st.exported_spans}, {"dropped", st.dropped_spans},
+                     {"requests", st.requests}, {"retries", st.retries}};
+  }
+  j["exporters"] = ex;
+  return j;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string error;
+  auto parsed = parse_options(argc, argv, error);
+  if (!parsed) {
+    // Started by hand (the launcher never passes bad options): stderr is ours.
+    fprintf(stderr, "agent-run collector: %s\n%s", error.c_str(), usage().c_str());
+    return 2;
+  }
+  const Options& o = *parsed;
+  std::string log_path = o.log_path.empty() ? dirname_of(o.socket_path) + "/collector.log" : o.log_path;
+  Log::get().open(log_path);
+  Log& log = Log::get();
+
+  // Signals: handled through a signalfd in the server loop; a dead peer never kills us.
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGHUP);
+  sigaddset(&mask, SIGQUIT);
+  sigprocmask(SIG_BLOCK, &mask, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max && rl.rlim_cur < 8192) {
+    rl.rlim_cur = rl.rlim_max < 8192 ? rl.rlim_max : 8192;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+
+  AppWatch watch;
+  if (!watch.open(o.app_pid)) {
+    log.error("the app (pid " + std::to_string(o.app_pid) + ") is already gone; not starting");
+    return 1;
+  }
+
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  std::vector<std::unique_ptr<Exporter>> exporters;
+  bool wanted_any = false;
+  for (const auto& name : o.exporters) {
+    if (name == "none") continue;
+    wanted_any = true;
+    std::unique_ptr<Exporter> e;
+    if (name == "store")
+      e = make_local_store_exporter(o, error);
+    else if (name == "otlp")
+      e = make_otlp_http_exporter(o, error);
+    else if (name == "console")
+      e = make_console_exporter(o, error);
+    if (e)
+      exporters.push_back(std::move(e));
+    else
+      log.error("exporter " + name + " cannot start: " + error);
+  }
+  if (wanted_any && exporters.empty()) {
+    log.error("no exporter could start; the collector does not run (the app runs without tracing)");
+    return 1;
+  }
+
+  SpanStore store(&exporters, o.batch_max_spans, o.batch_max_delay_ms);
+  Server server(o, &store);
+  if (!server.listen(error)) {
+    log.error("cannot listen: " + error);
+    return 1;
+  }
+  std::string names;
+  for (const auto& e : exporters) names += std::string(names.empty() ? "" : ",") + e->name();
+  log.info(std::string("agent-run ") + agent_run::kVersion + " collector listening on " + o.socket_path +
+           " for app pid " + std::to_string(o.app_pid) + ", exporters: " + (names.empty() ? "none" : names));
+  signal_ready(o.ready_fd);
+
+  uint64_t drain_started = 0;
+  std::string reason = server.run(watch, drain_started);
+  uint64_t deadline = drain_started + o.drain_timeout_ms;
+  for (auto& e : exporters) e->shutdown(deadline);
+  server.unlink_socket();
+  uint64_t drain_ms = monotonic_ms() - drain_started;
+  log.info("stats " + stats_json(reason, server, exporters, drain_ms).dump());
+  if (o.remove_socket_dir) ::rmdir(dirname_of(o.socket_path).c_str());
+  fflush(nullptr);
+  // Exporter threads may still be stuck in the network past the deadline: do
+  // not run destructors that would wait for them.
+  _exit(0);
+}
