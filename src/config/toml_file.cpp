@@ -58,7 +58,12 @@ bool read_file(const std::string& path, std::string& text, std::string& why) {
 std::string render(const toml::node& node, int depth = 0) {
   if (auto* s = node.as_string()) return quote(s->get());
   if (auto* i = node.as_integer()) return std::to_string(i->get());
-  if (auto* f = node.as_floating_point()) return fmt::format("{}", f->get());
+  if (auto* f = node.as_floating_point()) {
+    // 1e3 must not read as the integer 1000 in "... = 1000 is not allowed; use an integer".
+    std::string text = fmt::format("{}", f->get());
+    if (text.find_first_of(".eEn") == std::string::npos) text += ".0";
+    return text;
+  }
   if (auto* b = node.as_boolean()) return b->get() ? "true" : "false";
   if (auto* d = node.as_date()) return fmt::format("{:04}-{:02}-{:02}", d->get().year, d->get().month, d->get().day);
   if (auto* t = node.as_time()) return fmt::format("{:02}:{:02}:{:02}", t->get().hour, t->get().minute, t->get().second);
@@ -197,7 +202,11 @@ void apply_file(const std::string& path, Config& config, std::vector<Diagnostic>
     const auto& err = result.error();
     const auto& begin = err.source().begin;
     std::string where = begin.line ? fmt::format("{}:{}:{}", path, begin.line, begin.column) : path;
-    errors.push_back({where, std::string(err.description())});
+    std::string message(err.description());
+    // The commonest case: a string written without quotes (log_level = info).
+    if (message.find("could not determine value type") != std::string::npos)
+      message += "; strings need double quotes, e.g. log_level = \"info\"";
+    errors.push_back({where, message});
     apply_strict_from_broken_file(path, text, config);
     return;
   }
