@@ -35,10 +35,10 @@ std::vector<std::string> split(const std::string& s, char sep) {
 }  // namespace
 
 std::string usage() {
-  return "usage: collector --socket=PATH [--app-pid=N] [--ready-fd=N] [--log=PATH] [--exporter=store,otlp,console,none]\n"
+  return "usage: collector --socket=PATH [--app-pid=N] [--ready-fd=N] [--log=PATH] [--exporter=store|local,otlp,console,none]\n"
          "  [--service-name=S] [--drain-timeout-ms=N] [--data-dir=DIR] [--store-max-file-bytes=N] [--store-max-files=N]\n"
          "  [--otlp-endpoint=URL] [--otlp-traces-endpoint=URL] [--otlp-timeout-ms=N] [--otlp-compression=gzip|none]\n"
-         "  [--otlp-queue-spans=N] [--console-path=PATH] [--batch-max-spans=N] [--batch-max-delay-ms=N]\n"
+         "  [--otlp-queue-spans=N] [--otlp-max-retry-ms=N] [--otlp-backoff-max-ms=N] [--console-path=PATH] [--batch-max-spans=N] [--batch-max-delay-ms=N]\n"
          "  environment: AGENT_RUN_COLLECTOR_OTLP_HEADERS=k=v,k2=v2\n";
 }
 
@@ -90,8 +90,10 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error) 
       {"service-name", str(o.service_name)},
       {"exporter", Setter([&](const std::string& v) {
          o.exporters = split(v, ',');
-         for (const auto& e : o.exporters)
+         for (auto& e : o.exporters) {
+           if (e == "local") e = "store";
            if (e != "store" && e != "otlp" && e != "console" && e != "none") return false;
+         }
          return true;
        })},
       {"drain-timeout-ms", u32(o.drain_timeout_ms)},
@@ -111,7 +113,8 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error) 
       {"otlp-queue-spans", u64(o.otlp_queue_spans)},
       {"otlp-max-request-spans", u32(o.otlp_max_request_spans)},
       {"otlp-retry-initial-ms", u32(o.otlp_retry_initial_ms)},
-      {"otlp-retry-max-ms", u32(o.otlp_retry_max_ms)},
+      {"otlp-backoff-max-ms", u32(o.otlp_backoff_max_ms)},
+      {"otlp-max-retry-ms", u32(o.otlp_max_retry_ms)},
       {"console-path", str(o.console_path)},
   };
   for (int i = 1; i < argc; ++i) {

@@ -17,26 +17,27 @@ struct Options {
   std::string log_path;
   bool remove_socket_dir = false;   // remove the socket's directory at exit
   std::string service_name = "unknown_service";
-  std::vector<std::string> exporters = {"store"};  // store | otlp | console | none
-  uint32_t drain_timeout_ms = 3000;
+  std::vector<std::string> exporters = {"store"};  // store (alias: local) | otlp | console | none
+  uint32_t drain_timeout_ms = 5000;
   uint32_t batch_max_spans = 2048;
   uint32_t batch_max_delay_ms = 200;
 
   // store
-  std::string data_dir;
+  std::string data_dir;             // the trace files' directory (exporter.local.path)
   uint64_t store_max_file_bytes = 64ull << 20;
-  uint32_t store_max_files = 10;
+  uint32_t store_max_files = 5;
 
   // otlp
   std::string otlp_endpoint;        // base URL: /v1/traces is appended
   std::string otlp_traces_endpoint; // full URL (wins)
-  std::string otlp_headers;         // "k=v,k2=v2" (values URL-encoded)
+  std::string otlp_headers;         // "k=v,k2=v2" (values URL-encoded), or one "k=v" per line (raw)
   uint32_t otlp_timeout_ms = 10000;
   std::string otlp_compression = "gzip";  // gzip | none
-  uint64_t otlp_queue_spans = 65536;
+  uint64_t otlp_queue_spans = 100000;
   uint32_t otlp_max_request_spans = 4096;
   uint32_t otlp_retry_initial_ms = 200;
-  uint32_t otlp_retry_max_ms = 5000;
+  uint32_t otlp_backoff_max_ms = 5000;  // longest wait between two attempts
+  uint32_t otlp_max_retry_ms = 30000;   // a batch failing for this long is dropped
 
   // console
   std::string console_path;         // empty: the collector log

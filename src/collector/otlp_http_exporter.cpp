@@ -44,18 +44,21 @@ std::string url_decode(const std::string& s) {
   return out;
 }
 
-// OTEL_EXPORTER_OTLP_HEADERS format: comma-separated key=value, values URL-encoded.
+// OTEL_EXPORTER_OTLP_HEADERS format: comma-separated key=value, values
+// URL-encoded; or (from the launcher's resolved list) one raw key=value per line.
 std::vector<std::string> parse_headers(const std::string& spec) {
   std::vector<std::string> out;
+  bool lines = spec.find('\n') != std::string::npos;
+  char sep = lines ? '\n' : ',';
   size_t start = 0;
   while (start < spec.size()) {
-    size_t comma = spec.find(',', start);
+    size_t comma = spec.find(sep, start);
     if (comma == std::string::npos) comma = spec.size();
     std::string item = spec.substr(start, comma - start);
     size_t eq = item.find('=');
     if (eq != std::string::npos) {
       std::string key = trim(item.substr(0, eq));
-      std::string value = url_decode(trim(item.substr(eq + 1)));
+      std::string value = lines ? trim(item.substr(eq + 1)) : url_decode(trim(item.substr(eq + 1)));
       if (!key.empty() && key.find_first_of("\r\n:") == std::string::npos && value.find_first_of("\r\n") == std::string::npos)
         out.push_back(key + ": " + value);
     }
@@ -221,6 +224,7 @@ class OtlpHttpExporter : public Exporter {
     }
     uint32_t backoff = o_.otlp_retry_initial_ms ? o_.otlp_retry_initial_ms : 1;
     std::minstd_rand rng{uint32_t(monotonic_ms())};
+    uint64_t first_attempt = monotonic_ms();
     for (int attempt = 0;; ++attempt) {
       uint64_t now = monotonic_ms();
       uint64_t deadline;
@@ -269,12 +273,20 @@ class OtlpHttpExporter : public Exporter {
         stats_.dropped_spans += batch.size();
         return;
       }
+      if (monotonic_ms() - first_attempt >= o_.otlp_max_retry_ms) {
+        Log::get().error("otlp: " + url_ + ": " + what + " for " + std::to_string(o_.otlp_max_retry_ms) +
+                         " ms: " + std::to_string(batch.size()) + " spans dropped");
+        lock.lock();
+        stats_.requests++;
+        stats_.dropped_spans += batch.size();
+        return;
+      }
       if (!failing_) {
         failing_ = true;
         Log::get().warn("otlp: " + url_ + ": " + what + "; retrying with backoff");
       }
       uint64_t delay = retry_after_ms >= 0 ? uint64_t(retry_after_ms) : backoff / 2 + rng() % (backoff / 2 + 1);
-      backoff = std::min<uint32_t>(backoff * 2, o_.otlp_retry_max_ms ? o_.otlp_retry_max_ms : 1);
+      backoff = std::min<uint32_t>(backoff * 2, o_.otlp_backoff_max_ms ? o_.otlp_backoff_max_ms : 1);
       lock.lock();
       stats_.requests++;
       stats_.retries++;

@@ -104,13 +104,18 @@ std::optional<std::string> start_collector(const CollectorLaunch& p, std::string
       "--drain-timeout-ms=" + std::to_string(p.drain_timeout_ms),
   };
   if (!p.service_name.empty()) args.push_back("--service-name=" + p.service_name);
-  if (!p.data_dir.empty()) args.push_back("--data-dir=" + absolute(p.data_dir));
+  if (!p.store_dir.empty())
+    args.push_back("--data-dir=" + absolute(p.store_dir));
+  else if (!p.data_dir.empty())
+    args.push_back("--data-dir=" + absolute(p.data_dir) + "/traces");
   if (p.store_max_file_bytes) args.push_back("--store-max-file-bytes=" + std::to_string(p.store_max_file_bytes));
   if (p.store_max_files) args.push_back("--store-max-files=" + std::to_string(p.store_max_files));
   if (!p.otlp_endpoint.empty()) args.push_back("--otlp-endpoint=" + p.otlp_endpoint);
   if (!p.otlp_traces_endpoint.empty()) args.push_back("--otlp-traces-endpoint=" + p.otlp_traces_endpoint);
   if (p.otlp_timeout_ms) args.push_back("--otlp-timeout-ms=" + std::to_string(p.otlp_timeout_ms));
   if (!p.otlp_compression.empty()) args.push_back("--otlp-compression=" + p.otlp_compression);
+  if (p.otlp_queue_spans) args.push_back("--otlp-queue-spans=" + std::to_string(p.otlp_queue_spans));
+  if (p.otlp_max_retry_ms >= 0) args.push_back("--otlp-max-retry-ms=" + std::to_string(p.otlp_max_retry_ms));
   if (!p.console_path.empty()) args.push_back("--console-path=" + absolute(p.console_path));
   for (const auto& a : p.extra_args) args.push_back(a);
   std::vector<char*> argv;
@@ -122,7 +127,11 @@ std::optional<std::string> start_collector(const CollectorLaunch& p, std::string
     if (std::strncmp(*e, "AGENT_RUN_COLLECTOR_OTLP_HEADERS=", 33) == 0) continue;
     env_store.emplace_back(*e);
   }
-  if (!p.otlp_headers.empty()) env_store.push_back("AGENT_RUN_COLLECTOR_OTLP_HEADERS=" + p.otlp_headers);
+  if (!p.otlp_headers.empty()) {
+    std::string h;
+    for (const auto& kv : p.otlp_headers) h += kv + "\n";
+    env_store.push_back("AGENT_RUN_COLLECTOR_OTLP_HEADERS=" + h);
+  }
   std::vector<char*> envp;
   for (auto& e : env_store) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);

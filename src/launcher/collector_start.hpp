@@ -15,17 +15,25 @@ struct CollectorLaunch {
   std::string collector_path;         // <exe dir>/../libexec/agent-run/collector
   std::string config_path;            // for the collector's log only (values below are resolved)
   std::string service_name;
-  std::vector<std::string> exporters = {"store"};  // any of: store, otlp, console, none
-  std::string data_dir;               // store exporter: <data_dir>/traces-N.jsonl
+  // Config keys -> fields: exporter.type -> exporters ("local" = "store");
+  // exporter.local.path (or <data_dir>/traces) -> store_dir; exporter.local.max_file_bytes,
+  // max_files -> store_*; exporter.otlp.endpoint (a full URL) -> otlp_traces_endpoint;
+  // exporter.otlp.headers -> otlp_headers; exporter.otlp.{timeout_ms,compression,
+  // queue_spans,max_retry_ms} -> otlp_*; collector.drain_timeout_ms -> drain_timeout_ms.
+  std::vector<std::string> exporters = {"store"};  // any of: store|local, otlp, console, none
+  std::string store_dir;              // trace files: <store_dir>/traces-N.jsonl
+  std::string data_dir;               // used when store_dir is empty: <data_dir>/traces
   uint64_t store_max_file_bytes = 0;  // 0: collector default (64 MiB)
-  uint32_t store_max_files = 0;       // 0: collector default (10)
-  std::string otlp_endpoint;          // OTEL_EXPORTER_OTLP_ENDPOINT: base URL, /v1/traces is appended
-  std::string otlp_traces_endpoint;   // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: full URL (wins)
-  std::string otlp_headers;           // "k=v,k2=v2", passed in the environment, never on the command line
+  uint32_t store_max_files = 0;       // 0: collector default (5)
+  std::string otlp_endpoint;          // a base URL: /v1/traces is appended
+  std::string otlp_traces_endpoint;   // a full URL (wins)
+  std::vector<std::string> otlp_headers;  // "key=value" each; passed in the environment, never on the command line
   uint32_t otlp_timeout_ms = 0;       // 0: default 10000
   std::string otlp_compression;       // "gzip" | "none"; empty: gzip
+  uint64_t otlp_queue_spans = 0;      // 0: default 100000
+  int64_t otlp_max_retry_ms = -1;     // -1: default 30000
   std::string console_path;           // console exporter output; empty: the collector log
-  uint32_t drain_timeout_ms = 3000;
+  uint32_t drain_timeout_ms = 5000;
   std::string log_path;               // empty: collector.log in the socket directory
   int app_pid = 0;                    // 0: getpid() (the PID the program keeps after exec)
   uint32_t ready_timeout_ms = 1000;   // upper bound; the usual wait is the collector's startup (a few ms)
