@@ -65,13 +65,14 @@ def test_python_child_inherits_the_agent(home):
     assert facts(r.stdout)["hook"] == "True"
 
 
-def test_multiprocessing_spawn_child_has_the_agent(home):
-    code = ("import multiprocessing as mp, sys\n"
+def test_multiprocessing_spawn_child_has_the_agent(home, tmp_path):
+    script = tmp_path / "mp_app.py"
+    script.write_text("import multiprocessing as mp, sys\n"
             "def f(q): q.put('_agent_run._hook' in sys.modules)\n"
             "if __name__ == '__main__':\n"
             "    ctx = mp.get_context('spawn'); q = ctx.Queue(); p = ctx.Process(target=f, args=(q,))\n"
             "    p.start(); print(q.get(timeout=60)); p.join()\n")
-    r = run([AGENT_RUN, SYSTEM_PYTHON, "-c", code], env=clean_env(home))
+    r = run([AGENT_RUN, SYSTEM_PYTHON, str(script)], env=clean_env(home))
     assert r.returncode == 0, r.stderr
     assert r.stdout == b"True\n"
 

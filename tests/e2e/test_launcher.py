@@ -195,7 +195,7 @@ def test_bootstrap_dir_is_private_and_reused(home):
     assert st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) == 0
     for name in os.listdir(p1):
         assert os.stat(os.path.join(p1, name)).st_mode & (stat.S_IWGRP | stat.S_IWOTH) == 0
-    assert not p1.startswith("/tmp/")
+    assert p1.startswith(str(home / ".cache" / "agent-run" / "bootstrap-"))
 
 
 def test_concurrent_first_launches_share_one_complete_bootstrap(home):
