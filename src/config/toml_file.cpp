@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -210,8 +211,18 @@ void apply_file(const std::string& path, Config& config, std::vector<Diagnostic>
     apply_strict_from_broken_file(path, text, config);
     return;
   }
-  FileLayer layer{path, config, errors};
+  std::vector<Diagnostic> found;
+  FileLayer layer{path, config, found};
   layer.walk(result.table(), "");
+  // toml++ iterates tables in key order; report in file order, as a reader scans it.
+  auto position = [&](const Diagnostic& d) {
+    unsigned line = 0, column = 0;
+    std::sscanf(d.where.c_str() + std::min(d.where.size(), path.size()), ":%u:%u", &line, &column);
+    return std::make_pair(line, column);
+  };
+  std::stable_sort(found.begin(), found.end(),
+                   [&](const Diagnostic& a, const Diagnostic& b) { return position(a) < position(b); });
+  errors.insert(errors.end(), found.begin(), found.end());
 }
 
 }  // namespace agent_run::config::detail
