@@ -43,8 +43,12 @@ PyModuleDef module_def = {
 PyMODINIT_FUNC PyInit__hook(void) {
   PyObject* m = PyModule_Create(&module_def);
   if (m == nullptr) return nullptr;
+  // Any failure here fails the import of _hook; the bootstrap catches that
+  // and the app runs without the agent.
   if (PyModule_AddStringConstant(m, "__version__", agent_run::kVersion) < 0 ||
-      agent_run::hook::add_config_functions(m) < 0) {
+      agent_run::hook::add_config_functions(m) < 0 ||
+      agent_run::hook::add_wrapper_types(m) < 0 ||
+      agent_run::hook::add_span_functions(m) < 0) {
     Py_DECREF(m);
     return nullptr;
   }
