@@ -342,7 +342,12 @@ void SpanSink::configure(const SinkOptions& options) {
   if (s.opts.flush_interval_ms == 0) s.opts.flush_interval_ms = 1;
   size_t cap = options.buffer_bytes / 2;
   if (cap < 64 * 1024) cap = 64 * 1024;
-  if (!s.front) s.capacity = cap;  // buffers, once allocated, keep their size
+  if (!s.thread_running && s.front_used == 0) {
+    // No flusher holds the buffers: they take the new size on the next submit.
+    s.front.reset();
+    s.back.reset();
+    s.capacity = cap;
+  }
   s.configured = true;
   s.stopping = false;
   s.collector_down = false;

@@ -1,0 +1,184 @@
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <random>
+
+#include "test_helpers.hpp"
+#include "wire/protocol.hpp"
+
+using namespace agent_run::wire;
+
+namespace {
+
+bool same(const Span& a, const Span& b) {
+  if (std::memcmp(a.trace_id, b.trace_id, 16) || std::memcmp(a.span_id, b.span_id, 8) ||
+      std::memcmp(a.parent_span_id, b.parent_span_id, 8))
+    return false;
+  if (a.trace_flags != b.trace_flags || a.name != b.name || a.kind != b.kind || a.start_unix_nano != b.start_unix_nano ||
+      a.end_unix_nano != b.end_unix_nano || a.status_code != b.status_code || a.status_message != b.status_message ||
+      a.dropped_attributes_count != b.dropped_attributes_count)
+    return false;
+  if (a.attributes.size() != b.attributes.size() || a.events.size() != b.events.size()) return false;
+  for (size_t i = 0; i < a.attributes.size(); ++i)
+    if (a.attributes[i].key != b.attributes[i].key || a.attributes[i].value != b.attributes[i].value) return false;
+  for (size_t i = 0; i < a.events.size(); ++i) {
+    if (a.events[i].name != b.events[i].name || a.events[i].time_unix_nano != b.events[i].time_unix_nano) return false;
+    if (a.events[i].attributes.size() != b.events[i].attributes.size()) return false;
+  }
+  return true;
+}
+
+const uint8_t* bytes(const std::string& s) { return reinterpret_cast<const uint8_t*>(s.data()); }
+
+}  // namespace
+
+TEST_CASE("a span survives encode and decode unchanged") {
+  Span in = wire_test::sample_span(7);
+  std::string buf;
+  append_span(in, buf);
+  REQUIRE(buf.size() == encoded_span_size(in));
+  Span out;
+  REQUIRE(decode_span(bytes(buf), buf.size(), out) == DecodeError::Ok);
+  CHECK(same(in, out));
+  CHECK(std::get<int64_t>(out.attributes[1].value) == -500);
+  CHECK(std::get<double>(out.attributes[2].value) == 0.25);
+  CHECK(std::get<bool>(out.attributes[3].value) == true);
+}
+
+TEST_CASE("a SPANS message decodes to its spans, in order") {
+  std::vector<Span> spans = {wire_test::sample_span(1), wire_test::sample_span(2), wire_test::sample_span(3)};
+  std::string msg;
+  append_spans_message(spans, msg);
+  Header h;
+  REQUIRE(decode_header(bytes(msg), msg.size(), h) == DecodeError::Ok);
+  CHECK(h.type == MessageType::Spans);
+  REQUIRE(h.payload_length == msg.size() - kHeaderSize);
+  std::vector<Span> got;
+  Span scratch;
+  uint32_t count = 0;
+  auto e = decode_spans_payload(bytes(msg) + kHeaderSize, h.payload_length, scratch,
+                                [&](const Span& s) { got.push_back(s); }, &count);
+  REQUIRE(e == DecodeError::Ok);
+  REQUIRE(count == 3);
+  REQUIRE(got.size() == 3);
+  for (size_t i = 0; i < 3; ++i) CHECK(same(spans[i], got[i]));
+}
+
+TEST_CASE("HELLO and STATS round-trip") {
+  std::string msg;
+  append_hello({4242, "0.1.0", "svc"}, msg);
+  Header h;
+  REQUIRE(decode_header(bytes(msg), msg.size(), h) == DecodeError::Ok);
+  CHECK(h.type == MessageType::Hello);
+  Hello hello;
+  REQUIRE(decode_hello(bytes(msg) + kHeaderSize, h.payload_length, hello) == DecodeError::Ok);
+  CHECK(hello.pid == 4242);
+  CHECK(hello.agent_version == "0.1.0");
+  CHECK(hello.service_name == "svc");
+
+  msg.clear();
+  Stats st;
+  st.pid = 9;
+  st.submitted = 10;
+  st.sent = 5;
+  st.dropped_buffer_full = 2;
+  st.dropped_no_collector = 3;
+  st.dropped_too_large = 1;
+  append_stats(st, msg);
+  REQUIRE(decode_header(bytes(msg), msg.size(), h) == DecodeError::Ok);
+  Stats back;
+  REQUIRE(decode_stats(bytes(msg) + kHeaderSize, h.payload_length, back) == DecodeError::Ok);
+  CHECK(back.pid == 9);
+  CHECK(back.dropped_no_collector == 3);
+  CHECK(back.dropped_too_large == 1);
+}
+
+TEST_CASE("the header is checked: magic, version, type, reserved, payload limit") {
+  std::string msg;
+  append_hello({1, "v", "s"}, msg);
+  Header h;
+  auto with = [&](size_t off, uint8_t v) {
+    std::string m = msg;
+    m[off] = char(v);
+    return decode_header(bytes(m), m.size(), h);
+  };
+  CHECK(with(0, 'X') == DecodeError::BadMagic);
+  CHECK(with(4, 2) == DecodeError::BadVersion);
+  CHECK(with(6, 0) == DecodeError::BadType);
+  CHECK(with(6, 9) == DecodeError::BadType);
+  CHECK(with(12, 1) == DecodeError::BadValue);
+  CHECK(with(11, 0x01) == DecodeError::TooLarge);  // 16 MiB + ...
+  CHECK(decode_header(bytes(msg), 15, h) == DecodeError::Truncated);
+  CHECK(decode_header(bytes(msg), 0, h) == DecodeError::Truncated);
+}
+
+TEST_CASE("every truncation of a valid payload is rejected, never read past") {
+  std::vector<Span> spans = {wire_test::sample_span(1), wire_test::sample_span(2)};
+  std::string msg;
+  append_spans_message(spans, msg);
+  std::string payload = msg.substr(kHeaderSize);
+  Span scratch;
+  for (size_t n = 0; n < payload.size(); ++n) {
+    std::vector<uint8_t> cut(payload.begin(), payload.begin() + long(n));  // exactly n bytes
+    auto e = decode_spans_payload(cut.data(), cut.size(), scratch, [](const Span&) {});
+    INFO("prefix length " << n);
+    REQUIRE(e != DecodeError::Ok);
+  }
+  // One byte too many is rejected too.
+  payload.push_back('\0');
+  CHECK(decode_spans_payload(bytes(payload), payload.size(), scratch, [](const Span&) {}) == DecodeError::TrailingBytes);
+}
+
+TEST_CASE("counts and lengths above the limits are rejected before allocating") {
+  Span scratch;
+  // count of spans above the per-message limit
+  uint8_t big_count[4] = {0xff, 0xff, 0xff, 0xff};
+  CHECK(decode_spans_payload(big_count, 4, scratch, [](const Span&) {}) == DecodeError::TooLarge);
+  // a span whose name claims 1 GiB
+  std::string rec;
+  append_span(wire_test::sample_span(1), rec);
+  size_t name_len_at = 56;
+  rec[name_len_at + 3] = 0x40;
+  CHECK(decode_span(bytes(rec), rec.size(), scratch) == DecodeError::TooLarge);
+  // an attribute count claiming more attributes than bytes remain
+  Span s = wire_test::sample_span(1);
+  s.name.clear();
+  s.status_message.clear();
+  std::string r2;
+  append_span(s, r2);
+  size_t attrs_at = 56 + 4 + 4;
+  r2[attrs_at] = char(0xff);
+  r2[attrs_at + 1] = 0x03;  // 1023 attributes
+  CHECK(decode_span(bytes(r2), r2.size(), scratch) == DecodeError::Truncated);
+  // an unknown attribute type tag
+  std::string r3;
+  Span t = wire_test::sample_span(1);
+  t.attributes = {{"k", true}};
+  append_span(t, r3);
+  size_t tag_at = 56 + 4 + t.name.size() + 4 + t.status_message.size() + 4 + 4 + 1;
+  REQUIRE(uint8_t(r3[tag_at]) == 4);
+  r3[tag_at] = 9;
+  CHECK(decode_span(bytes(r3), r3.size(), scratch) == DecodeError::BadValue);
+  // a bool that is neither 0 nor 1, a span kind out of range
+  r3[tag_at] = 4;
+  r3[tag_at + 1] = 7;
+  CHECK(decode_span(bytes(r3), r3.size(), scratch) == DecodeError::BadValue);
+  std::string r4;
+  append_span(wire_test::sample_span(1), r4);
+  r4[33] = 6;  // kind
+  CHECK(decode_span(bytes(r4), r4.size(), scratch) == DecodeError::BadValue);
+}
+
+TEST_CASE("the encoder keeps spans within the protocol's limits") {
+  Span s = wire_test::sample_span(1);
+  s.name = std::string(kMaxString + 100, 'x');
+  s.attributes.clear();
+  for (uint32_t i = 0; i < kMaxAttributes + 10; ++i) s.attributes.push_back({"k" + std::to_string(i), int64_t(i)});
+  std::string buf;
+  append_span(s, buf);
+  Span out;
+  REQUIRE(decode_span(bytes(buf), buf.size(), out) == DecodeError::Ok);
+  CHECK(out.name.size() == kMaxString);
+  CHECK(out.attributes.size() == kMaxAttributes);
+  CHECK(out.dropped_attributes_count == s.dropped_attributes_count + 10);
+}
