@@ -65,32 +65,60 @@ StatementCache& cache() {
 
 void ClientSpan::begin() { start_mono = monotonic_ns(); }
 
+namespace {
+
+// One reusable record: client spans are made under the GIL, one at a time,
+// so keeping the strings' and vectors' capacity saves the allocations. A
+// nested use (str() of an exception running code that queries) gets a fresh one.
+wire::Span* g_scratch = nullptr;
+bool g_scratch_busy = false;
+
+inline void set_attr(wire::Span& span, size_t i, const char* key, const std::string& value) {
+  if (span.attributes.size() <= i) span.attributes.emplace_back();
+  wire::Attribute& a = span.attributes[i];
+  if (a.key != key) a.key = key;
+  if (auto* s = std::get_if<std::string>(&a.value)) s->assign(value);
+  else a.value = value;
+}
+
+}  // namespace
+
 void ClientSpan::finish_db(const char* db_system, PyObject* statement, PyObject* exc, uint64_t end_mono) {
   if (end_mono == 0) end_mono = monotonic_ns();
   if (start_mono == 0 || start_mono > end_mono) start_mono = end_mono;
-  wire::Span span;
+  wire::Span local;
+  bool use_scratch = !g_scratch_busy;
+  if (use_scratch && g_scratch == nullptr) g_scratch = new wire::Span();
+  wire::Span& span = use_scratch ? *g_scratch : local;
+  g_scratch_busy = g_scratch_busy || use_scratch;
   if (!current_parent(span.trace_id, span.parent_span_id, &span.trace_flags)) {
     new_trace_id(span.trace_id);
+    std::memset(span.parent_span_id, 0, 8);
     span.trace_flags = 1;
   }
   new_span_id(span.span_id);
   span.kind = wire::SpanKind::Client;
   span.start_unix_nano = to_unix_ns(start_mono);
   span.end_unix_nano = span.start_unix_nano + (end_mono - start_mono);
-  span.attributes.reserve(3);
-  span.attributes.push_back(wire::Attribute{"db.system", std::string(db_system)});
+  span.status_code = wire::StatusCode::Unset;
+  span.status_message.clear();
+  span.dropped_attributes_count = 0;
+  size_t n = 0;
   const StatementInfo* info =
       statement != nullptr && PyUnicode_Check(statement) ? cache().get(statement) : nullptr;
+  set_attr(span, n++, "db.system", std::string(db_system));
   if (info != nullptr && !info->operation.empty()) {
-    span.name = info->operation;
-    span.attributes.push_back(wire::Attribute{"db.operation", info->operation});
+    span.name.assign(info->operation);
+    set_attr(span, n++, "db.operation", info->operation);
   } else {
-    span.name = db_system;
+    span.name.assign(db_system);
   }
-  if (info != nullptr && !info->text.empty())
-    span.attributes.push_back(wire::Attribute{"db.statement", info->text});
+  if (info != nullptr && !info->text.empty()) set_attr(span, n++, "db.statement", info->text);
+  span.attributes.resize(n);
+  span.events.clear();
   if (exc != nullptr) record_exception(span, exc, true);
   submit(span);
+  if (use_scratch) g_scratch_busy = false;
 }
 
 }  // namespace agent_run::spans

@@ -1,0 +1,66 @@
+"""Added cost of a traced sqlite3 execute of `select 1` over the bare call.
+
+Run under agent-run so that spans go to the collector and the local store:
+    build/stage/bin/agent-run /usr/bin/python3 bench/spans/bench_sqlite.py
+(without agent-run it puts the staged bootstrap on sys.path itself and the
+spans are dropped at the sink, which measures recording without export).
+
+The traced call goes through the hook core's native wrapper with the span
+pipeline's native SQL handler (_hook.sql_span_handler): the span is made,
+sanitized (cached), encoded and buffered natively; the flusher thread ships it.
+Prints one JSON line: ns per call bare and traced, the difference, the ratio.
+"""
+import json
+import os
+import sqlite3
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BUILD = os.environ.get("AGENT_RUN_BUILD_DIR") or os.path.join(HERE, "..", "..", "build")
+try:
+    from _agent_run import _hook
+except ImportError:
+    sys.path.insert(0, os.path.join(BUILD, "stage", "share", "agent-run", "bootstrap"))
+    from _agent_run import _hook
+
+N = int(os.environ.get("BENCH_N", "200000"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
+
+
+def per_call_ns(fn):
+    best = None
+    for _ in range(ROUNDS):
+        t0 = time.perf_counter_ns()
+        for _ in range(N):
+            fn("select 1")
+        dt = (time.perf_counter_ns() - t0) / N
+        best = dt if best is None else min(best, dt)
+    return best
+
+
+def main():
+    has_collector = _hook.configure_spans({"service_name": "bench-sqlite"})
+    conn = sqlite3.connect(":memory:")
+    cur = conn.cursor()
+    bare = cur.execute
+    plugin = _hook.PluginState("bench_sqlite3")
+    traced = _hook.wrap(cur.execute, plugin, "execute", handler=_hook.sql_span_handler("sqlite"))
+    with _hook.start_span("bench", _hook.SPAN_KIND_SERVER):
+        traced("select 1")
+    # interleave to share the machine's noise
+    b1 = per_call_ns(bare)
+    t1 = per_call_ns(traced)
+    b2 = per_call_ns(bare)
+    t2 = per_call_ns(traced)
+    b, t = min(b1, b2), min(t1, t2)
+    _hook.flush_spans(5000)
+    stats = _hook.span_stats()
+    print(json.dumps({
+        "bench": "sqlite3 execute('select 1')", "python": sys.version.split()[0],
+        "bare_ns": round(b, 1), "traced_ns": round(t, 1), "added_ns": round(t - b, 1),
+        "ratio": round(t / b, 3), "goal_added_ns": 1000, "collector": has_collector, "stats": stats}))
+
+
+if __name__ == "__main__":
+    main()
