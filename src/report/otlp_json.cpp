@@ -1,14 +1,16 @@
 #include "report/otlp_json.hpp"
 
 #include <charconv>
-#include <cstring>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
+
+#include "report/json_events.hpp"
 
 namespace agent_run::report {
 
 namespace {
+
+using namespace std::string_view_literals;
 
 int hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -53,8 +55,6 @@ int status_from_name(std::string_view s) {
   return -1;
 }
 
-using json = nlohmann::json;
-
 // Where the parser is. Attribute lists (resource, span, event) share KvList /
 // Kv / AnyValue; `kv_owner_` says whose they are. Unknown subtrees are Skip.
 enum class Ctx : uint8_t {
@@ -82,11 +82,10 @@ enum class Owner : uint8_t { Resource, Span, Event };
 
 class Handler {
  public:
-  using string_t = json::string_t;
-  using number_integer_t = json::number_integer_t;
-  using number_unsigned_t = json::number_unsigned_t;
-  using number_float_t = json::number_float_t;
-  using binary_t = json::binary_t;
+  using string_t = std::string;
+  using number_integer_t = int64_t;
+  using number_unsigned_t = uint64_t;
+  using number_float_t = double;
 
   Handler(ParsedLine& out, std::string& error) : out_(out), error_(error) { stack_.reserve(16); }
 
@@ -111,7 +110,6 @@ class Handler {
     }
     return scalar_ok();
   }
-  bool binary(binary_t&) { return scalar_ok(); }
 
   bool string(string_t& v) {
     switch (ctx()) {
@@ -292,16 +290,6 @@ class Handler {
     return true;
   }
 
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& ex) {
-    if (error_.empty()) {
-      // nlohmann's message starts with "[json.exception.parse_error.101] parse error at line 1, column 5: ..."
-      const char* what = ex.what();
-      const char* tail = std::strstr(what, "] ");
-      error_ = fmt::format("not valid JSON ({})", tail ? tail + 2 : what);
-    }
-    return false;
-  }
-
  private:
   Ctx ctx() const { return stack_.empty() ? Ctx::Top : stack_.back(); }
   bool push(Ctx c) {
@@ -434,99 +422,101 @@ class Handler {
 
   void end_kv() {
     if (!kv_has_value_) return;
+    const std::string_view key = kv_key_;
     switch (kv_owner_) {
       case Owner::Resource:
-        if (kv_key_ == "service.name") resource_service_ = std::move(kv_value_);
+        if (key == "service.name"sv) resource_service_ = std::move(kv_value_);
         break;
       case Owner::Span: {
         auto& s = span();
         // Both the classic and the current semantic-convention names.
-        if (kv_key_ == "db.statement" || kv_key_ == "db.query.text") s.db_statement = std::move(kv_value_);
-        else if (kv_key_ == "db.operation" || kv_key_ == "db.operation.name") s.db_operation = std::move(kv_value_);
-        else if (kv_key_ == "db.system" || kv_key_ == "db.system.name") s.db_system = std::move(kv_value_);
+        if (key == "db.statement"sv || key == "db.query.text"sv) s.db_statement = std::move(kv_value_);
+        else if (key == "db.operation"sv || key == "db.operation.name"sv) s.db_operation = std::move(kv_value_);
+        else if (key == "db.system"sv || key == "db.system.name"sv) s.db_system = std::move(kv_value_);
         break;
       }
       case Owner::Event:
-        if (kv_key_ == "exception.type") exc_type_ = std::move(kv_value_);
-        else if (kv_key_ == "exception.message") exc_message_ = std::move(kv_value_);
+        if (key == "exception.type"sv) exc_type_ = std::move(kv_value_);
+        else if (key == "exception.message"sv) exc_message_ = std::move(kv_value_);
         break;
     }
   }
 
-  static Field resolve(Ctx c, const std::string& k) {
+  static Field resolve(Ctx c, std::string_view k) {
+    // string_view literals: the lengths are known at compile time, no strlen per key.
     switch (c) {
       case Ctx::Top:
-        if (k == "resourceSpans") return Field::ResourceSpans;
-        if (k == "agentRunStats") return Field::AgentRunStats;
+        if (k == "resourceSpans"sv) return Field::ResourceSpans;
+        if (k == "agentRunStats"sv) return Field::AgentRunStats;
         break;
       case Ctx::ResourceSpans:
-        if (k == "resource") return Field::Resource;
-        if (k == "scopeSpans") return Field::ScopeSpans;
+        if (k == "resource"sv) return Field::Resource;
+        if (k == "scopeSpans"sv) return Field::ScopeSpans;
         break;
       case Ctx::Resource:
       case Ctx::Event:
-        if (k == "attributes") return Field::Attributes;
-        if (k == "name") return Field::Name;
+        if (k == "attributes"sv) return Field::Attributes;
+        if (k == "name"sv) return Field::Name;
         break;
       case Ctx::ScopeSpans:
-        if (k == "spans") return Field::Spans;
+        if (k == "spans"sv) return Field::Spans;
         break;
       case Ctx::Span:
         // Spans are most of the store: dispatch on length before comparing.
         switch (k.size()) {
           case 4:
-            if (k == "name") return Field::Name;
-            if (k == "kind") return Field::Kind;
+            if (k == "name"sv) return Field::Name;
+            if (k == "kind"sv) return Field::Kind;
             break;
           case 6:
-            if (k == "spanId") return Field::SpanId;
-            if (k == "status") return Field::Status;
-            if (k == "events") return Field::Events;
+            if (k == "spanId"sv) return Field::SpanId;
+            if (k == "status"sv) return Field::Status;
+            if (k == "events"sv) return Field::Events;
             break;
           case 7:
-            if (k == "traceId") return Field::TraceId;
+            if (k == "traceId"sv) return Field::TraceId;
             break;
           case 10:
-            if (k == "attributes") return Field::Attributes;
+            if (k == "attributes"sv) return Field::Attributes;
             break;
           case 12:
-            if (k == "parentSpanId") return Field::ParentSpanId;
+            if (k == "parentSpanId"sv) return Field::ParentSpanId;
             break;
           case 15:
-            if (k == "endTimeUnixNano") return Field::EndTime;
+            if (k == "endTimeUnixNano"sv) return Field::EndTime;
             break;
           case 17:
-            if (k == "startTimeUnixNano") return Field::StartTime;
+            if (k == "startTimeUnixNano"sv) return Field::StartTime;
             break;
           default: break;
         }
         break;
       case Ctx::Status:
-        if (k == "code") return Field::Code;
-        if (k == "message") return Field::Message;
+        if (k == "code"sv) return Field::Code;
+        if (k == "message"sv) return Field::Message;
         break;
       case Ctx::Kv:
-        if (k == "key") return Field::Key;
-        if (k == "value") return Field::Value;
+        if (k == "key"sv) return Field::Key;
+        if (k == "value"sv) return Field::Value;
         break;
       case Ctx::AnyValue:
-        if (k == "stringValue") return Field::StringValue;
-        if (k == "intValue") return Field::IntValue;
-        if (k == "boolValue") return Field::BoolValue;
-        if (k == "doubleValue") return Field::DoubleValue;
+        if (k == "stringValue"sv) return Field::StringValue;
+        if (k == "intValue"sv) return Field::IntValue;
+        if (k == "boolValue"sv) return Field::BoolValue;
+        if (k == "doubleValue"sv) return Field::DoubleValue;
         break;
       case Ctx::Stats:
-        if (k == "service") return Field::Service;
-        if (k == "pid") return Field::Pid;
-        if (k == "dropped_spans") return Field::DroppedSpans;
-        if (k == "plugins") return Field::Plugins;
+        if (k == "service"sv) return Field::Service;
+        if (k == "pid"sv) return Field::Pid;
+        if (k == "dropped_spans"sv) return Field::DroppedSpans;
+        if (k == "plugins"sv) return Field::Plugins;
         break;
       case Ctx::Plugin:
-        if (k == "name") return Field::Name;
-        if (k == "state") return Field::State;
-        if (k == "errors") return Field::Errors;
-        if (k == "calls") return Field::Calls;
-        if (k == "last_error") return Field::LastError;
+        if (k == "name"sv) return Field::Name;
+        if (k == "state"sv) return Field::State;
+        if (k == "errors"sv) return Field::Errors;
+        if (k == "calls"sv) return Field::Calls;
+        if (k == "last_error"sv) return Field::LastError;
         break;
       default: break;
     }
@@ -572,8 +562,7 @@ bool OtlpLineParser::parse(std::string_view line, ParsedLine& out, std::string& 
   out.stats.clear();
   error.clear();
   Handler h(out, error);
-  const bool ok = json::sax_parse(line.data(), line.data() + line.size(), &h, json::input_format_t::json, true);
-  if (!ok) {
+  if (!JsonEvents<Handler>(line, h, error).parse()) {
     if (error.empty()) error = "not the expected shape";
     return false;
   }

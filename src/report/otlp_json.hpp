@@ -4,8 +4,8 @@
 // A line is an OTLP/JSON ExportTraceServiceRequest ({"resourceSpans": [...]})
 // or an agent stats record ({"agentRunStats": {...}}). Only the fields the
 // report uses are kept; everything else, including unknown fields, is skipped
-// without building a DOM (nlohmann's SAX interface), because the store can
-// hold millions of spans.
+// without building a DOM (events from json_events.hpp drive a state machine),
+// because the store can hold millions of spans.
 
 #include <cstdint>
 #include <string>

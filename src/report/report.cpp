@@ -1,5 +1,7 @@
 #include "report/report.hpp"
 
+#include <unistd.h>
+
 #include <cstdlib>
 
 #include <fmt/format.h>
@@ -14,10 +16,13 @@
 namespace agent_run::report {
 
 std::string default_store_path() {
+  // The same rules as config::effective_local_path() with nothing configured;
+  // the launcher passes that path, so this only serves direct library use.
   const char* xdg = std::getenv("XDG_DATA_HOME");
-  if (xdg && *xdg) return std::string(xdg) + "/agent-run/traces";
+  if (xdg && xdg[0] == '/') return std::string(xdg) + "/agent-run/traces";  // XDG: relative values are invalid
   const char* home = std::getenv("HOME");
-  return std::string(home && *home ? home : ".") + "/.local/share/agent-run/traces";
+  if (home && *home) return std::string(home) + "/.local/share/agent-run/traces";
+  return "/tmp/agent-run-" + std::to_string(::getuid()) + "/traces";
 }
 
 int run_report(const ReportOptions& opts_in, std::ostream& out, std::ostream& err) {

@@ -42,7 +42,8 @@ struct ReportOptions {
   Limits limits;
 };
 
-// $XDG_DATA_HOME/agent-run/traces, or ~/.local/share/agent-run/traces.
+// $XDG_DATA_HOME/agent-run/traces, else ~/.local/share/agent-run/traces,
+// else /tmp/agent-run-<uid>/traces (config::effective_local_path's defaults).
 std::string default_store_path();
 
 // Writes the report to `out`, problems to `err`. Returns the process exit
