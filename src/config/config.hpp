@@ -78,7 +78,8 @@ class Config {
   const std::string& get_string(const std::string& key) const;  // also Enum keys
   const std::vector<std::string>& get_list(const std::string& key) const;
   const Value& get(const std::string& key) const;
-  // Where the current value came from: "default", "file prod.toml:3:1", "environment X", "command line".
+  // Where the current value came from: "default", "file prod.toml:3:1",
+  // "environment AGENT_RUN_LOG_LEVEL", "environment OTEL_SERVICE_NAME", "command line --log-level".
   const std::string& origin(const std::string& key) const;
   // False (and nothing changes) for an unknown key or a value of the wrong type.
   // The value is stored as given: validation happens in load().
@@ -104,7 +105,9 @@ EnvNames map_environment_names(const std::map<std::string, std::string>& vars);
 struct Sources {
   std::string file;                             // empty: no file
   EnvLookup env;                                // may be null: no environment
-  std::map<std::string, std::string> overrides; // command line, key -> text value
+  // Command line, key -> text value (parsed like environment text). A child
+  // process sees them only if they are exported as env_var_for(key).
+  std::map<std::string, std::string> overrides;
   EnvNames env_names;                           // may be null: no unknown-variable warnings
 };
 
