@@ -23,9 +23,12 @@ CONNECTION_TRANSACTIONS = ("commit", "rollback")
 
 
 def span_handler():
-    """The native handler for statement calls (db spans), or None: counts and
-    timings only. The span pipeline's issue fills this in."""
-    return None
+    """The native handler for statement calls: a CLIENT span per call
+    (db.system, db.operation, db.statement per spans.db_statement), child of
+    the current span, recorded natively (src/hook/spans/db_handler.cpp)."""
+    from _agent_run import _hook, spans_setup
+    spans_setup.configure()
+    return _hook.sql_span_handler("sqlite")
 
 
 @plugin.on_import("sqlite3")

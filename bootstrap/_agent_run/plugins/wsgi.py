@@ -127,9 +127,22 @@ def wrap_wsgi_app(app):
     return traced_app
 
 
+def _replace(patcher, owner, name, new):
+    """owner.name = new, recorded in the plugin's Patcher so that unplugging
+    puts the original back (no patcher: a plain assignment, for tests)."""
+    raw = owner.__dict__.get(name, None)
+    had_own = name in owner.__dict__
+    if not had_own:
+        raw = getattr(owner, name)
+    setattr(owner, name, new)
+    if patcher is not None:
+        from _agent_run.plugin import Patch
+        patcher.patches.append(Patch(owner, name, raw, had_own, new))
+
+
 # ---- gunicorn ----
 
-def patch_gunicorn(base_module):
+def patch_gunicorn(base_module, patcher=None):
     cls = getattr(base_module, "BaseApplication", None)
     orig = getattr(cls, "wsgi", None) if cls is not None else None
     if orig is None or getattr(orig, _MARK, False):
@@ -147,13 +160,13 @@ def patch_gunicorn(base_module):
 
     wsgi.__agent_run_wsgi__ = True
     wsgi.__wrapped__ = orig
-    cls.wsgi = wsgi
+    _replace(patcher, cls, "wsgi", wsgi)
     return True
 
 
 # ---- Flask ----
 
-def patch_flask(flask_app_module):
+def patch_flask(flask_app_module, patcher=None):
     Flask = getattr(flask_app_module, "Flask", None)
     if Flask is None or getattr(Flask.wsgi_app, _MARK, False):
         return False
@@ -185,8 +198,8 @@ def patch_flask(flask_app_module):
         f.__wrapped__ = orig
         f.__name__ = orig.__name__
         f.__qualname__ = orig.__qualname__
-    Flask.wsgi_app = wsgi_app
-    Flask.dispatch_request = dispatch_request
+    _replace(patcher, Flask, "wsgi_app", wsgi_app)
+    _replace(patcher, Flask, "dispatch_request", dispatch_request)
     return True
 
 
@@ -310,18 +323,27 @@ def install_uwsgi():
 
 # ---- activation ----
 
-# Post-import patches: module name -> function(module).
-PATCHES = {
-    "gunicorn.app.base": patch_gunicorn,
-    "flask.app": patch_flask,
-}
+def _make_plugin():
+    try:
+        from _agent_run.plugin import Plugin
+    except Exception:
+        return None
+    p = Plugin("wsgi", modules=("gunicorn.app.base", "flask.app"),
+               description="WSGI server spans (gunicorn, uWSGI, Flask routes)")
+    p.on_import("gunicorn.app.base")(lambda module, patcher: patch_gunicorn(module, patcher))
+    p.on_import("flask.app")(lambda module, patcher: patch_flask(module, patcher))
+    return p
+
+
+plugin = _make_plugin()
 
 
 def install(settings=None, log=None):
-    """Configures the span pipeline and arranges the patches."""
+    """At agent start (the plugin table's startup): the span pipeline's
+    configuration, and uWSGI's post-fork hook when running under uWSGI."""
     global _log
     _log = log
-    if not _hook.configure_spans(settings or {}):
-        _warn("no collector socket (AGENT_RUN_COLLECTOR_SOCKET unset): spans are dropped and counted")
+    from _agent_run import spans_setup
+    spans_setup.configure(settings, log)
     if running_under_uwsgi():
         install_uwsgi()
