@@ -2,6 +2,8 @@
 
 #include <time.h>
 
+#include <algorithm>
+
 namespace agent_run::collector {
 
 uint64_t monotonic_ms() {
@@ -47,16 +49,37 @@ void SpanStore::tick(uint64_t now_ms) {
 
 void SpanStore::flush() {
   if (batch_.spans.empty()) return;
-  SpanBatch out;
-  out.spans.reserve(max_spans_);
-  std::swap(out, batch_);
+  SpanBatch all;
+  all.spans.reserve(max_spans_);
+  std::swap(all, batch_);
   last_resource_ = nullptr;
   if (exporters_->empty()) return;
-  for (size_t i = 0; i + 1 < exporters_->size(); ++i) {
-    SpanBatch copy = out;
-    (*exporters_)[i]->export_batch(std::move(copy));
+  // One message may have brought more than a batch: hand over batches of at
+  // most max_spans_.
+  for (size_t first = 0; first < all.spans.size(); first += max_spans_) {
+    size_t last = std::min(all.spans.size(), first + size_t(max_spans_));
+    SpanBatch out;
+    if (first == 0 && last == all.spans.size()) {
+      out = std::move(all);
+    } else {
+      std::vector<int64_t> remap(all.resources.size(), -1);
+      out.spans.reserve(last - first);
+      for (size_t i = first; i < last; ++i) {
+        uint32_t r = all.resource_of[i];
+        if (remap[r] < 0) {
+          remap[r] = int64_t(out.resources.size());
+          out.resources.push_back(all.resources[r]);
+        }
+        out.spans.push_back(std::move(all.spans[i]));
+        out.resource_of.push_back(uint32_t(remap[r]));
+      }
+    }
+    for (size_t e = 0; e + 1 < exporters_->size(); ++e) {
+      SpanBatch copy = out;
+      (*exporters_)[e]->export_batch(std::move(copy));
+    }
+    exporters_->back()->export_batch(std::move(out));
   }
-  exporters_->back()->export_batch(std::move(out));
 }
 
 }  // namespace agent_run::collector

@@ -1,0 +1,161 @@
+// The OTLP JSON writer against nlohmann::json (an implementation we did not
+// write): the line must parse, and equal the document built with nlohmann
+// from the same spans by the OTLP/JSON rules.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "agent_run/version.hpp"
+#include "collector/otlp_json.hpp"
+#include "collector/otlp_proto.hpp"
+#include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
+
+using namespace agent_run;
+using nlohmann::json;
+
+namespace {
+
+std::string hex(const uint8_t* b, size_t n) {
+  static const char* d = "0123456789abcdef";
+  std::string s;
+  for (size_t i = 0; i < n; ++i) {
+    s += d[b[i] >> 4];
+    s += d[b[i] & 15];
+  }
+  return s;
+}
+
+json value_of(const wire::AttributeValue& v) {
+  switch (v.index()) {
+    case 0: return {{"stringValue", std::get<std::string>(v)}};
+    case 1: return {{"intValue", std::to_string(std::get<int64_t>(v))}};
+    case 2: return {{"doubleValue", std::get<double>(v)}};
+    default: return {{"boolValue", std::get<bool>(v)}};
+  }
+}
+
+json attrs_of(const std::vector<wire::Attribute>& attrs) {
+  json a = json::array();
+  for (const auto& x : attrs) a.push_back({{"key", x.key}, {"value", value_of(x.value)}});
+  return a;
+}
+
+json expected_span(const wire::Span& s) {
+  json j = {{"traceId", hex(s.trace_id, 16)},
+            {"spanId", hex(s.span_id, 8)},
+            {"flags", s.trace_flags},
+            {"name", s.name},
+            {"kind", int(s.kind)},
+            {"startTimeUnixNano", std::to_string(s.start_unix_nano)},
+            {"endTimeUnixNano", std::to_string(s.end_unix_nano)},
+            {"attributes", attrs_of(s.attributes)},
+            {"status", {{"code", int(s.status_code)}}}};
+  static const uint8_t zero[8] = {};
+  if (std::memcmp(s.parent_span_id, zero, 8)) j["parentSpanId"] = hex(s.parent_span_id, 8);
+  if (!s.status_message.empty()) j["status"]["message"] = s.status_message;
+  if (s.dropped_attributes_count) j["droppedAttributesCount"] = s.dropped_attributes_count;
+  if (!s.events.empty()) {
+    j["events"] = json::array();
+    for (const auto& e : s.events)
+      j["events"].push_back(
+          {{"timeUnixNano", std::to_string(e.time_unix_nano)}, {"name", e.name}, {"attributes", attrs_of(e.attributes)}});
+  }
+  return j;
+}
+
+wire::Span make_span(uint8_t n, bool root) {
+  wire::Span s;
+  for (int i = 0; i < 16; ++i) s.trace_id[i] = uint8_t(0xF0 + i + n);
+  for (int i = 0; i < 8; ++i) s.span_id[i] = uint8_t(n * 16 + i);
+  if (!root)
+    for (int i = 0; i < 8; ++i) s.parent_span_id[i] = uint8_t(0xAB);
+  s.name = std::string("q\"uo\\te \x01 tab\t nl\n \xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80 ") + char('0' + n);
+  s.kind = root ? wire::SpanKind::Server : wire::SpanKind::Client;
+  s.start_unix_nano = 18446744073709551615ull - n;  // the largest u64: must survive as a string
+  s.end_unix_nano = 1;
+  s.status_code = root ? wire::StatusCode::Error : wire::StatusCode::Unset;
+  s.status_message = root ? "bad \"thing\"" : "";
+  s.attributes = {{"s", std::string("v\x7f")}, {"i", int64_t(-9223372036854775807ll - 1)},
+                  {"d", 0.1}, {"big", 1e300}, {"b", false}, {"", std::string()}};
+  if (root) s.events = {{42, "ev", {{"k", int64_t(1)}}}};
+  s.dropped_attributes_count = root ? 2 : 0;
+  return s;
+}
+
+collector::SpanBatch make_batch() {
+  collector::SpanBatch b;
+  auto r1 = std::make_shared<collector::ResourceInfo>(collector::ResourceInfo{11, "svc-a", "0.1.0"});
+  auto r2 = std::make_shared<collector::ResourceInfo>(collector::ResourceInfo{22, "svc \"b\"", "0.1.0"});
+  b.resources = {r1, r2};
+  for (uint8_t i = 0; i < 6; ++i) {
+    b.spans.push_back(make_span(i, i % 3 == 0));
+    b.resource_of.push_back(i % 2);
+  }
+  return b;
+}
+
+}  // namespace
+
+TEST_CASE("OTLP JSON line equals the document nlohmann builds by the OTLP/JSON rules") {
+  collector::SpanBatch b = make_batch();
+  std::string line;
+  collector::append_otlp_json_line(b, line);
+  REQUIRE(!line.empty());
+  REQUIRE(line.back() == '\n');
+  REQUIRE(line.find('\n') == line.size() - 1);  // exactly one line
+  json got = json::parse(line);
+
+  json expected = {{"resourceSpans", json::array()}};
+  for (uint32_t r = 0; r < 2; ++r) {
+    const auto& info = *b.resources[r];
+    json spans = json::array();
+    for (size_t i = 0; i < b.spans.size(); ++i)
+      if (b.resource_of[i] == r) spans.push_back(expected_span(b.spans[i]));
+    expected["resourceSpans"].push_back(
+        {{"resource",
+          {{"attributes",
+            {{{"key", "service.name"}, {"value", {{"stringValue", info.service_name}}}},
+             {{"key", "process.pid"}, {"value", {{"intValue", std::to_string(info.pid)}}}},
+             {{"key", "telemetry.sdk.name"}, {"value", {{"stringValue", "agent-run"}}}},
+             {{"key", "telemetry.sdk.language"}, {"value", {{"stringValue", "python"}}}},
+             {{"key", "telemetry.sdk.version"}, {"value", {{"stringValue", info.agent_version}}}}}}}},
+         {"scopeSpans", {{{"scope", {{"name", "agent-run"}, {"version", agent_run::kVersion}}}, {"spans", spans}}}}});
+  }
+  CHECK(got == expected);
+}
+
+TEST_CASE("non-finite doubles use the proto3 JSON strings") {
+  collector::SpanBatch b = make_batch();
+  b.spans[0].attributes = {{"nan", std::nan("")}, {"inf", HUGE_VAL}, {"ninf", -HUGE_VAL}};
+  std::string line;
+  collector::append_otlp_json_line(b, line);
+  json got = json::parse(line);
+  const json& attrs = got["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"];
+  CHECK(attrs[0]["value"]["doubleValue"] == "NaN");
+  CHECK(attrs[1]["value"]["doubleValue"] == "Infinity");
+  CHECK(attrs[2]["value"]["doubleValue"] == "-Infinity");
+}
+
+TEST_CASE("the protobuf request carries the batch (parsed back with libprotobuf)") {
+  collector::SpanBatch b = make_batch();
+  std::string bytes = collector::encode_otlp_request(b);
+  opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest req;
+  REQUIRE(req.ParseFromString(bytes));
+  REQUIRE(req.resource_spans_size() == 2);
+  const auto& rs = req.resource_spans(1);
+  CHECK(rs.resource().attributes(0).value().string_value() == "svc \"b\"");
+  CHECK(rs.resource().attributes(1).value().int_value() == 22);
+  const auto& span = rs.scope_spans(0).spans(0);  // batch index 1: a child span
+  CHECK(span.trace_id() == std::string(reinterpret_cast<const char*>(b.spans[1].trace_id), 16));
+  CHECK(span.parent_span_id() == std::string(8, '\xAB'));
+  CHECK(span.start_time_unix_nano() == b.spans[1].start_unix_nano);
+  CHECK(span.kind() == opentelemetry::proto::trace::v1::Span::SPAN_KIND_CLIENT);
+  CHECK(span.attributes(1).value().int_value() == INT64_MIN);
+  CHECK(span.flags() == 1u);
+  const auto& root = req.resource_spans(0).scope_spans(0).spans(0);
+  CHECK(root.parent_span_id().empty());
+  CHECK(root.status().code() == opentelemetry::proto::trace::v1::Status::STATUS_CODE_ERROR);
+  CHECK(root.events(0).name() == "ev");
+}
