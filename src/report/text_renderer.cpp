@@ -28,7 +28,9 @@ std::string one_line(const std::string& text, size_t max_chars) {
     }
     if (space) s += ' ';
     space = false;
-    s += c;
+    // Span names come from the app: an escape sequence must not reach the terminal.
+    const auto u = static_cast<unsigned char>(c);
+    s += (u < 0x20 || u == 0x7f) ? '?' : c;
   }
   if (s.size() > max_chars) {
     size_t cut = max_chars > 3 ? max_chars - 3 : 0;
@@ -41,11 +43,18 @@ std::string one_line(const std::string& text, size_t max_chars) {
 std::string malformed_note(const FileSummary& f) {
   std::string note = fmt::format("{} malformed line{} skipped in {} (first at line {}", f.malformed,
                                  f.malformed == 1 ? "" : "s", f.path, f.first_malformed_line);
-  if (!f.first_malformed_reason.empty()) note += ": " + f.first_malformed_reason;
+  if (!f.first_malformed_reason.empty()) note += ": " + one_line(f.first_malformed_reason, 200);
   return note + ")";
 }
 
 namespace {
+
+// Characters, not bytes, so that UTF-8 names line up.
+size_t display_width(const std::string& s) {
+  size_t n = 0;
+  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
 
 // Columns padded to their widest cell; the last column is not padded.
 class Table {
@@ -62,13 +71,14 @@ class Table {
   void print(std::ostream& out, const std::string& indent = "  ") const {
     std::vector<size_t> w(right_.size(), 0);
     for (const auto& r : rows_)
-      for (size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], r[i].size());
+      for (size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], display_width(r[i]));
     for (const auto& r : rows_) {
       std::string line = indent;
       for (size_t i = 0; i < r.size(); ++i) {
         const bool last = i + 1 == r.size();
-        if (right_[i]) line += std::string(w[i] - r[i].size(), ' ') + r[i];
-        else line += last ? r[i] : r[i] + std::string(w[i] - r[i].size(), ' ');
+        const std::string pad(w[i] - display_width(r[i]), ' ');
+        if (right_[i]) line += pad + r[i];
+        else line += last ? r[i] : r[i] + pad;
         if (!last) line += "  ";
       }
       out << line << '\n';
@@ -85,8 +95,9 @@ std::string percent(uint64_t part, uint64_t whole) {
 }
 
 void render_header(const Report& r, std::ostream& out) {
-  out << fmt::format("agent-run report: {} ({} file{}, {} spans, {} root spans", r.path, r.files.size(),
-                     r.files.size() == 1 ? "" : "s", r.spans, r.root_spans);
+  out << fmt::format("agent-run report: {} ({} file{}, {} span{}, {} root span{}", r.path, r.files.size(),
+                     r.files.size() == 1 ? "" : "s", r.spans, r.spans == 1 ? "" : "s", r.root_spans,
+                     r.root_spans == 1 ? "" : "s");
   if (r.spans) out << fmt::format(", {} to {}", format_utc(r.first_start_unix_nano), format_utc(r.last_end_unix_nano));
   out << ")\n";
   for (const auto& f : r.files) {
@@ -111,7 +122,7 @@ void render_operations(const Report& r, const ReportOptions& opts, std::ostream&
     const auto& o = r.operations[i];
     const std::string approx = o.approximate ? "~" : "";
     any_approx |= o.approximate;
-    t.add({o.service.empty() ? "-" : o.service, o.kind, one_line(o.name, 60), std::to_string(o.count),
+    t.add({o.service.empty() ? "-" : one_line(o.service, 40), o.kind, one_line(o.name, 60), std::to_string(o.count),
            percent(o.errors, o.count), approx + format_ms(o.p50_ns), approx + format_ms(o.p95_ns),
            approx + format_ms(o.p99_ns)});
   }
@@ -132,8 +143,8 @@ void render_traces(const Report& r, std::ostream& out) {
   }
   for (size_t i = 0; i < r.slowest_traces.size(); ++i) {
     const auto& t = r.slowest_traces[i];
-    out << fmt::format("\n  #{} {} ms  {}{}  trace {}  {}\n", i + 1, format_ms(t.duration_ns), t.root_name,
-                       t.service.empty() ? "" : "  (" + t.service + ")", t.trace_id, format_utc(t.start_unix_nano));
+    out << fmt::format("\n  #{} {} ms  {}{}  trace {}  {}\n", i + 1, format_ms(t.duration_ns), one_line(t.root_name, 80),
+                       t.service.empty() ? "" : "  (" + one_line(t.service, 40) + ")", t.trace_id, format_utc(t.start_unix_nano));
     // Offsets and durations in fixed columns, then the indented span.
     size_t w_off = 5, w_dur = 8;
     for (const auto& n : t.nodes) {
@@ -182,7 +193,7 @@ void render_statements(const Report& r, std::ostream& out) {
 void render_agent_health(const Report& r, std::ostream& out) {
   out << "\nDropped spans\n";
   if (!r.stats_seen) {
-    out << "  no agent stats in the store (the collector records them periodically; none were written yet)\n";
+    out << "  not recorded: the store has no agentRunStats lines\n";
   } else if (r.dropped_spans_total == 0) {
     out << fmt::format("  none ({} process{} reported)\n", r.drops.size(), r.drops.size() == 1 ? "" : "es");
   } else {
@@ -191,13 +202,13 @@ void render_agent_health(const Report& r, std::ostream& out) {
         r.dropped_spans_total, r.dropped_spans_total == 1 ? "" : "s");
     Table t({{"SERVICE", false}, {"PID", true}, {"DROPPED", true}});
     for (const auto& d : r.drops)
-      if (d.dropped_spans) t.add({d.service.empty() ? "-" : d.service, std::to_string(d.pid), std::to_string(d.dropped_spans)});
+      if (d.dropped_spans) t.add({d.service.empty() ? "-" : one_line(d.service, 40), std::to_string(d.pid), std::to_string(d.dropped_spans)});
     t.print(out, "    ");
   }
 
   out << "\nPlugin health\n";
   if (r.plugins.empty()) {
-    out << (r.stats_seen ? "  no plugins reported\n" : "  no agent stats in the store\n");
+    out << (r.stats_seen ? "  no plugins reported\n" : "  not recorded: the store has no agentRunStats lines\n");
     return;
   }
   Table t({{"PLUGIN", false}, {"STATE", false}, {"CALLS", true}, {"ERRORS", true}, {"PROCESSES", true}, {"LAST ERROR", false}});
@@ -208,7 +219,7 @@ void render_agent_health(const Report& r, std::ostream& out) {
       for (const auto& u : p.unplugged_in) where += (where.empty() ? "" : ", ") + u;
       last = (last.empty() ? "" : last + "  ") + "[unplugged in " + one_line(where, 100) + "]";
     }
-    t.add({p.name, p.state.empty() ? "-" : p.state, std::to_string(p.calls), std::to_string(p.errors),
+    t.add({one_line(p.name, 40), p.state.empty() ? "-" : one_line(p.state, 20), std::to_string(p.calls), std::to_string(p.errors),
            std::to_string(p.processes), last.empty() ? "-" : last});
   }
   t.print(out);

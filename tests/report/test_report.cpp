@@ -182,7 +182,7 @@ TEST_CASE("an empty store reports that there is nothing, without failing", "[rep
   CHECK(r.rc == 0);
   CHECK_THAT(r.out, Catch::Contains("0 spans"));
   CHECK_THAT(r.out, Catch::Contains("no spans in the store"));
-  CHECK_THAT(r.out, Catch::Contains("no agent stats in the store"));
+  CHECK_THAT(r.out, Catch::Contains("Dropped spans\n  not recorded: the store has no agentRunStats lines"));
 }
 
 TEST_CASE("the default store follows XDG_DATA_HOME, then HOME", "[report]") {
@@ -193,4 +193,18 @@ TEST_CASE("the default store follows XDG_DATA_HOME, then HOME", "[report]") {
   unsetenv("XDG_DATA_HOME");
   CHECK_THAT(default_store_path(), Catch::EndsWith("/.local/share/agent-run/traces"));
   if (old) setenv("XDG_DATA_HOME", saved.c_str(), 1);
+}
+
+TEST_CASE("names from the app cannot break the layout or the terminal", "[report]") {
+  TempDir dir;
+  dir.write("traces-0.jsonl",
+            R"({"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"caf\u00e9"}}]},)"
+            R"("scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331",)"
+            R"("name":"GET /\u001b[31mred","kind":2,"startTimeUnixNano":"1","endTimeUnixNano":"2000001"}]}]}]})"
+            "\n");
+  Run r(opts_for(dir.path()));
+  REQUIRE(r.rc == 0);
+  CHECK(r.out.find('\x1b') == std::string::npos);
+  CHECK_THAT(r.out, Catch::Contains("  caf\xC3\xA9     server  GET /?[31mred"));  // padded by characters, not bytes
+  CHECK_THAT(r.out, Catch::Contains("(1 file, 1 span, 1 root span,"));
 }
