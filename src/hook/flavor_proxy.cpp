@@ -100,7 +100,7 @@ PyObject* fp_iternext(PyObject* self) {
   FlavorProxyObject* p = self_of(self);
   iternextfunc next = Py_TYPE(p->inner)->tp_iternext;
   PyObject* r;
-  if (next != nullptr && next != &_PyObject_NextNotImplemented) {
+  if (next != nullptr && PyIter_Check(p->inner)) {
     r = next(p->inner);
   } else {  // coroutines have no __next__: a step is send(None)
     r = PyObject_CallMethodObjArgs(p->inner, str_send, Py_None, nullptr);

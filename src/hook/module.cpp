@@ -40,6 +40,11 @@ PyModuleDef module_def = {
 
 }  // namespace
 
+// 3.8's PyMODINIT_FUNC does not mark the init function visible, and the
+// module is built with -fvisibility=hidden (3.9+ add Py_EXPORTED_SYMBOL).
+#if PY_VERSION_HEX < 0x03090000
+extern "C" __attribute__((visibility("default"))) PyObject* PyInit__hook(void);
+#endif
 PyMODINIT_FUNC PyInit__hook(void) {
   PyObject* m = PyModule_Create(&module_def);
   if (m == nullptr) return nullptr;

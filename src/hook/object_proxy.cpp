@@ -115,7 +115,7 @@ PyObject* op_iter(PyObject* self) { return PyObject_GetIter(wrapped_of(self)); }
 PyObject* op_iternext(PyObject* self) {
   PyObject* w = wrapped_of(self);
   iternextfunc next = Py_TYPE(w)->tp_iternext;
-  if (next == nullptr || next == &_PyObject_NextNotImplemented) {
+  if (next == nullptr || !PyIter_Check(w)) {
     PyErr_Format(PyExc_TypeError, "'%.200s' object is not an iterator", Py_TYPE(w)->tp_name);
     return nullptr;
   }

@@ -1,0 +1,25 @@
+"""Runs a program with the instrumentation installed the way boot does it:
+agent_runner.py <program.py> [args...]
+
+AGENT_RUN_TEST_PKG: the dir holding _agent_run; AGENT_RUN_TEST_LOG: the log
+file; AGENT_RUN_TEST_SETTINGS: the settings as JSON.
+"""
+import json
+import os
+import sys
+
+sys.path.insert(0, os.environ["AGENT_RUN_TEST_PKG"])
+from _agent_run import log  # noqa: E402
+
+log.configure(os.environ.get("AGENT_RUN_TEST_LOG_LEVEL", "debug"), os.environ["AGENT_RUN_TEST_LOG"])
+from _agent_run import instrumentation  # noqa: E402
+
+instrumentation.install(json.loads(os.environ.get("AGENT_RUN_TEST_SETTINGS") or "{}"), log)
+
+program = sys.argv[1]
+sys.argv = sys.argv[1:]
+del sys.path[0]
+sys.path.insert(0, os.path.dirname(os.path.abspath(program)))
+import runpy  # noqa: E402
+
+runpy.run_path(program, run_name="__main__")
