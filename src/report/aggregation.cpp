@@ -17,14 +17,13 @@ void Latencies::add(uint64_t ns) {
     ++histogram_[bucket_of(ns)];
   } else {
     exact_.push_back(ns);
-    sorted_ = false;
   }
 }
 
 void Latencies::switch_to_histogram() {
   if (approximate_) return;
   for (uint64_t v : exact_) ++histogram_[bucket_of(v)];
-  std::vector<uint64_t>().swap(exact_);
+  std::deque<uint64_t>().swap(exact_);
   approximate_ = true;
 }
 
@@ -53,11 +52,9 @@ uint64_t Latencies::percentile(double p) {
   uint64_t rank = (p100 * count_ + 9999) / 10000;
   rank = std::clamp<uint64_t>(rank, 1, count_);
   if (!approximate_) {
-    if (!sorted_) {
-      std::sort(exact_.begin(), exact_.end());
-      sorted_ = true;
-    }
-    return exact_[rank - 1];
+    auto nth = exact_.begin() + static_cast<std::ptrdiff_t>(rank - 1);
+    std::nth_element(exact_.begin(), nth, exact_.end());
+    return *nth;
   }
   // The extremes are known exactly even when the rest is bucketed.
   if (rank == 1) return min_;

@@ -8,6 +8,7 @@
 // (capped by Limits::max_exact_samples; past it, log histograms).
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -31,15 +32,17 @@ class Latencies {
   bool approximate() const { return approximate_; }
   void switch_to_histogram();  // frees the exact samples
   // Nearest-rank percentile, p in (0, 100]: the smallest value such that at
-  // least p% of the values are <= it. Sorts the exact samples on first use.
+  // least p% of the values are <= it. Reorders the exact samples (selection,
+  // linear time), so it is meant for the end of the aggregation.
   uint64_t percentile(double p);
 
   static uint32_t bucket_of(uint64_t ns);
   static uint64_t bucket_value(uint32_t bucket);  // the bucket's midpoint
 
  private:
-  std::vector<uint64_t> exact_;
-  bool sorted_ = false;
+  // A deque, not a vector: it grows in small blocks, so memory stays at 8
+  // bytes per sample instead of briefly doubling on reallocation.
+  std::deque<uint64_t> exact_;
   bool approximate_ = false;
   std::map<uint32_t, uint64_t> histogram_;
   uint64_t count_ = 0, min_ = UINT64_MAX, max_ = 0;

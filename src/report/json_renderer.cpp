@@ -26,7 +26,7 @@ ojson tree_json(const TraceTree& t) {
   for (const auto& n : t.nodes) {
     ojson node = {{"name", n.name}, {"kind", n.kind}, {"service", n.service}, {"span_id", n.span_id},
                   {"start_offset_ms", ms(n.start_offset_ns)}, {"duration_ms", ms(n.duration_ns)},
-                  {"status", n.error ? "ERROR" : "OK"}};
+                  {"status", n.error ? "ERROR" : n.status_code == 1 ? "OK" : "UNSET"}};
     if (!n.statement.empty()) node["statement"] = n.statement;
     if (!n.error_message.empty()) node["error_message"] = n.error_message;
     if (n.parent_missing) node["parent_missing"] = true;

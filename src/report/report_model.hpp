@@ -51,7 +51,8 @@ struct TreeNode {
   std::string span_id;        // hex
   uint64_t start_offset_ns = 0;  // from the trace's first span start
   uint64_t duration_ns = 0;
-  bool error = false;
+  int status_code = 0;        // OTLP: 0 unset, 1 ok, 2 error
+  bool error = false;         // status_code == 2
   std::string error_message;  // status message, else "Type: message" of an exception event
   bool parent_missing = false;  // has a parent id that is not in the store
 };

@@ -122,6 +122,7 @@ TraceTree build_tree(const TraceId& id, uint64_t root_span_id, uint64_t root_dur
       n.span_id = to_hex(s.span_id);
       n.start_offset_ns = s.start_unix_nano - trace_start;
       n.duration_ns = s.duration_ns();
+      n.status_code = s.status_code;
       n.error = s.status_code == kStatusError;
       n.error_message = !s.status_message.empty() ? s.status_message : s.exception;
       n.parent_missing = depth == 0 && s.parent_span_id != 0;

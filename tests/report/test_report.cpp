@@ -87,6 +87,7 @@ TEST_CASE("the slowest trace is a tree across lines and files", "[report]") {
   CHECK(traces[0]["spans"] == 5);
   const json& root = traces[0]["roots"].at(0);
   CHECK(root["name"] == "GET /orders/{id}");
+  CHECK(root["status"] == "UNSET");  // code 0: neither OK nor ERROR
   REQUIRE(root["children"].size() == 3);
   CHECK(root["children"][1]["name"] == "render");
   CHECK(root["children"][1]["status"] == "ERROR");
