@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -9,177 +10,251 @@
 
 namespace agent_run::collector {
 
-void append_hex(std::string& out, const uint8_t* b, size_t n) {
-  static const char digits[] = "0123456789abcdef";
-  size_t old = out.size();
-  out.resize(old + 2 * n);
-  char* p = &out[old];
-  for (size_t i = 0; i < n; ++i) {
-    p[2 * i] = digits[b[i] >> 4];
-    p[2 * i + 1] = digits[b[i] & 15];
-  }
-}
+namespace {
 
-void append_json_string(std::string& out, const std::string& s) {
-  out.push_back('"');
-  size_t run = 0;  // start of the pending unescaped run
-  for (size_t i = 0; i < s.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s, run, i - run);
+// An append-only writer over a std::string with inlined appends: the writer
+// keeps its own length and grows the string geometrically, so the per-field
+// appends are a bounds check and a memcpy (std::string's own appends are out
+// of line in libstdc++ and dominated the profile).
+class Writer {
+ public:
+  explicit Writer(std::string& s) : s_(s), len_(s.size()) {}
+  ~Writer() { s_.resize(len_); }
+  inline char* need(size_t n) {
+    if (len_ + n > s_.size()) s_.resize(std::max(s_.size() * 2, len_ + n + 4096));
+    return &s_[len_];
+  }
+  inline void put(const char* p, size_t n) {
+    std::memcpy(need(n), p, n);
+    len_ += n;
+  }
+  template <size_t N>
+  inline void lit(const char (&text)[N]) {
+    put(text, N - 1);
+  }
+  inline void put(char c) {
+    *need(1) = c;
+    ++len_;
+  }
+  inline void put(const std::string& v) { put(v.data(), v.size()); }
+  template <typename Int>
+  inline void integer(Int v) {
+    fmt::format_int f(v);
+    put(f.data(), f.size());
+  }
+  inline void hex(const uint8_t* b, size_t n) {
+    static const char digits[] = "0123456789abcdef";
+    char* p = need(2 * n);
+    for (size_t i = 0; i < n; ++i) {
+      p[2 * i] = digits[b[i] >> 4];
+      p[2 * i + 1] = digits[b[i] & 15];
+    }
+    len_ += 2 * n;
+  }
+  void string(const std::string& v);
+
+ private:
+  std::string& s_;
+  size_t len_;
+};
+
+// true: the byte must be escaped in a JSON string.
+struct EscapeTable {
+  bool needs[256];
+  constexpr EscapeTable() : needs() {
+    for (int c = 0; c < 0x20; ++c) needs[c] = true;
+    needs[int('"')] = true;
+    needs[int('\\')] = true;
+  }
+};
+constexpr EscapeTable kEscape;
+
+void Writer::string(const std::string& v) {
+  const char* p = v.data();
+  size_t n = v.size();
+  put('"');
+  size_t run = 0;
+  for (size_t i = 0; i < n; ++i) {
+    unsigned char c = static_cast<unsigned char>(p[i]);
+    if (!kEscape.needs[c]) continue;
+    put(p + run, i - run);
     run = i + 1;
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"': lit("\\\""); break;
+      case '\\': lit("\\\\"); break;
+      case '\n': lit("\\n"); break;
+      case '\r': lit("\\r"); break;
+      case '\t': lit("\\t"); break;
+      case '\b': lit("\\b"); break;
+      case '\f': lit("\\f"); break;
       default: {
-        char buf[8];
-        std::snprintf(buf, sizeof buf, "\\u%04x", c);
-        out += buf;
+        static const char digits[] = "0123456789abcdef";
+        char buf[6] = {'\\', 'u', '0', '0', digits[c >> 4], digits[c & 15]};
+        put(buf, 6);
       }
     }
   }
-  out.append(s, run, std::string::npos);
-  out.push_back('"');
+  put(p + run, n - run);
+  put('"');
 }
 
-namespace {
-
-inline void append_u64_string(std::string& out, uint64_t v) {
-  out.push_back('"');
-  fmt::format_to(std::back_inserter(out), "{}", v);
-  out.push_back('"');
+inline void u64_string(Writer& w, uint64_t v) {
+  w.put('"');
+  w.integer(v);
+  w.put('"');
 }
 
-void append_value(std::string& out, const wire::AttributeValue& v) {
+void value(Writer& w, const wire::AttributeValue& v) {
   switch (v.index()) {
     case 0:
-      out += "{\"stringValue\":";
-      append_json_string(out, std::get<std::string>(v));
-      out += '}';
+      w.lit("{\"stringValue\":");
+      w.string(std::get<std::string>(v));
+      w.put('}');
       break;
     case 1:
-      out += "{\"intValue\":\"";
-      fmt::format_to(std::back_inserter(out), "{}", std::get<int64_t>(v));
-      out += "\"}";
+      w.lit("{\"intValue\":\"");
+      w.integer(std::get<int64_t>(v));
+      w.lit("\"}");
       break;
     case 2: {
       double d = std::get<double>(v);
-      out += "{\"doubleValue\":";
-      if (std::isnan(d))
-        out += "\"NaN\"";
-      else if (std::isinf(d))
-        out += d > 0 ? "\"Infinity\"" : "\"-Infinity\"";
-      else
-        fmt::format_to(std::back_inserter(out), "{}", d);
-      out += '}';
+      w.lit("{\"doubleValue\":");
+      if (std::isnan(d)) {
+        w.lit("\"NaN\"");
+      } else if (std::isinf(d)) {
+        if (d > 0)
+          w.lit("\"Infinity\"");
+        else
+          w.lit("\"-Infinity\"");
+      } else {
+        char buf[64];
+        auto end = fmt::format_to(buf, "{}", d);
+        w.put(buf, size_t(end - buf));
+      }
+      w.put('}');
       break;
     }
     default:
-      out += std::get<bool>(v) ? "{\"boolValue\":true}" : "{\"boolValue\":false}";
+      if (std::get<bool>(v))
+        w.lit("{\"boolValue\":true}");
+      else
+        w.lit("{\"boolValue\":false}");
       break;
   }
 }
 
-void append_attributes(std::string& out, const std::vector<wire::Attribute>& attrs) {
-  out += "\"attributes\":[";
+void attributes(Writer& w, const std::vector<wire::Attribute>& attrs) {
+  w.lit("\"attributes\":[");
   for (size_t i = 0; i < attrs.size(); ++i) {
-    if (i) out += ',';
-    out += "{\"key\":";
-    append_json_string(out, attrs[i].key);
-    out += ",\"value\":";
-    append_value(out, attrs[i].value);
-    out += '}';
+    if (i) w.put(',');
+    w.lit("{\"key\":");
+    w.string(attrs[i].key);
+    w.lit(",\"value\":");
+    value(w, attrs[i].value);
+    w.put('}');
   }
-  out += ']';
+  w.put(']');
 }
 
-void append_span(std::string& out, const wire::Span& s) {
+void span(Writer& w, const wire::Span& s) {
   static const uint8_t zero[8] = {};
-  out += "{\"traceId\":\"";
-  append_hex(out, s.trace_id, 16);
-  out += "\",\"spanId\":\"";
-  append_hex(out, s.span_id, 8);
-  out += '"';
+  w.lit("{\"traceId\":\"");
+  w.hex(s.trace_id, 16);
+  w.lit("\",\"spanId\":\"");
+  w.hex(s.span_id, 8);
+  w.put('"');
   if (std::memcmp(s.parent_span_id, zero, 8) != 0) {
-    out += ",\"parentSpanId\":\"";
-    append_hex(out, s.parent_span_id, 8);
-    out += '"';
+    w.lit(",\"parentSpanId\":\"");
+    w.hex(s.parent_span_id, 8);
+    w.put('"');
   }
-  fmt::format_to(std::back_inserter(out), ",\"flags\":{},\"name\":", unsigned(s.trace_flags));
-  append_json_string(out, s.name);
-  fmt::format_to(std::back_inserter(out), ",\"kind\":{},\"startTimeUnixNano\":", int(s.kind));
-  append_u64_string(out, s.start_unix_nano);
-  out += ",\"endTimeUnixNano\":";
-  append_u64_string(out, s.end_unix_nano);
-  out += ',';
-  append_attributes(out, s.attributes);
-  if (s.dropped_attributes_count)
-    fmt::format_to(std::back_inserter(out), ",\"droppedAttributesCount\":{}", s.dropped_attributes_count);
+  w.lit(",\"flags\":");
+  w.integer(unsigned(s.trace_flags));
+  w.lit(",\"name\":");
+  w.string(s.name);
+  w.lit(",\"kind\":");
+  w.put(char('0' + int(s.kind)));
+  w.lit(",\"startTimeUnixNano\":");
+  u64_string(w, s.start_unix_nano);
+  w.lit(",\"endTimeUnixNano\":");
+  u64_string(w, s.end_unix_nano);
+  w.put(',');
+  attributes(w, s.attributes);
+  if (s.dropped_attributes_count) {
+    w.lit(",\"droppedAttributesCount\":");
+    w.integer(s.dropped_attributes_count);
+  }
   if (!s.events.empty()) {
-    out += ",\"events\":[";
+    w.lit(",\"events\":[");
     for (size_t i = 0; i < s.events.size(); ++i) {
       const wire::Event& e = s.events[i];
-      if (i) out += ',';
-      out += "{\"timeUnixNano\":";
-      append_u64_string(out, e.time_unix_nano);
-      out += ",\"name\":";
-      append_json_string(out, e.name);
-      out += ',';
-      append_attributes(out, e.attributes);
-      out += '}';
+      if (i) w.put(',');
+      w.lit("{\"timeUnixNano\":");
+      u64_string(w, e.time_unix_nano);
+      w.lit(",\"name\":");
+      w.string(e.name);
+      w.put(',');
+      attributes(w, e.attributes);
+      w.put('}');
     }
-    out += ']';
+    w.put(']');
   }
-  fmt::format_to(std::back_inserter(out), ",\"status\":{{\"code\":{}", int(s.status_code));
+  w.lit(",\"status\":{\"code\":");
+  w.put(char('0' + int(s.status_code)));
   if (!s.status_message.empty()) {
-    out += ",\"message\":";
-    append_json_string(out, s.status_message);
+    w.lit(",\"message\":");
+    w.string(s.status_message);
   }
-  out += "}}";
+  w.lit("}}");
 }
 
-void append_resource(std::string& out, const ResourceInfo& r) {
-  out += "\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":{\"stringValue\":";
-  append_json_string(out, r.service_name);
-  fmt::format_to(std::back_inserter(out),
-                 "}}}},{{\"key\":\"process.pid\",\"value\":{{\"intValue\":\"{}\"}}}},"
-                 "{{\"key\":\"telemetry.sdk.name\",\"value\":{{\"stringValue\":\"agent-run\"}}}},"
-                 "{{\"key\":\"telemetry.sdk.language\",\"value\":{{\"stringValue\":\"python\"}}}},"
-                 "{{\"key\":\"telemetry.sdk.version\",\"value\":{{\"stringValue\":",
-                 r.pid);
-  append_json_string(out, r.agent_version);
-  out += "}}]}";
+void resource(Writer& w, const ResourceInfo& r) {
+  w.lit("\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":{\"stringValue\":");
+  w.string(r.service_name);
+  w.lit("}},{\"key\":\"process.pid\",\"value\":{\"intValue\":\"");
+  w.integer(r.pid);
+  w.lit("\"}},{\"key\":\"telemetry.sdk.name\",\"value\":{\"stringValue\":\"agent-run\"}},"
+        "{\"key\":\"telemetry.sdk.language\",\"value\":{\"stringValue\":\"python\"}},"
+        "{\"key\":\"telemetry.sdk.version\",\"value\":{\"stringValue\":");
+  w.string(r.agent_version);
+  w.lit("}}]}");
 }
 
 }  // namespace
 
+void append_hex(std::string& out, const uint8_t* b, size_t n) {
+  Writer w(out);
+  w.hex(b, n);
+}
+
+void append_json_string(std::string& out, const std::string& s) {
+  Writer w(out);
+  w.string(s);
+}
+
 void append_otlp_json_line(const SpanBatch& batch, std::string& out) {
-  out += "{\"resourceSpans\":[";
+  Writer w(out);
+  w.lit("{\"resourceSpans\":[");
   auto groups = batch.by_resource();
   bool first_group = true;
   for (size_t r = 0; r < groups.size(); ++r) {
     if (groups[r].empty()) continue;
-    if (!first_group) out += ',';
+    if (!first_group) w.put(',');
     first_group = false;
-    out += '{';
-    append_resource(out, *batch.resources[r]);
-    out += ",\"scopeSpans\":[{\"scope\":{\"name\":\"agent-run\",\"version\":\"";
-    out += agent_run::kVersion;
-    out += "\"},\"spans\":[";
+    w.put('{');
+    resource(w, *batch.resources[r]);
+    w.lit(",\"scopeSpans\":[{\"scope\":{\"name\":\"agent-run\",\"version\":\"");
+    w.put(agent_run::kVersion, std::strlen(agent_run::kVersion));
+    w.lit("\"},\"spans\":[");
     bool first = true;
     for (uint32_t i : groups[r]) {
-      if (!first) out += ',';
+      if (!first) w.put(',');
       first = false;
-      append_span(out, batch.spans[i]);
+      span(w, batch.spans[i]);
     }
-    out += "]}]}";
+    w.lit("]}]}");
   }
-  out += "]}\n";
+  w.lit("]}\n");
 }
 
 }  // namespace agent_run::collector

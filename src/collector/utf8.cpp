@@ -1,6 +1,7 @@
 #include "collector/utf8.hpp"
 
 #include <cstdint>
+#include <cstring>
 
 namespace agent_run::collector {
 
@@ -33,6 +34,13 @@ size_t valid_sequence(const unsigned char* p, size_t left) {
 bool is_valid_utf8(const char* data, size_t size) {
   const unsigned char* p = reinterpret_cast<const unsigned char*>(data);
   size_t i = 0;
+  // ASCII fast path, eight bytes at a time.
+  while (i + 8 <= size) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    if (w & 0x8080808080808080ull) break;
+    i += 8;
+  }
   while (i < size) {
     if (p[i] < 0x80) {
       ++i;
