@@ -12,6 +12,7 @@
 #include "agent_run/version.hpp"
 #include "config/commands.hpp"
 #include "launcher/launch.hpp"
+#include "report/report.hpp"
 
 namespace {
 
@@ -57,6 +58,13 @@ int main(int argc, char** argv) {
   std::string check_file;
   check->add_option("FILE", check_file, "Config file (default: the one a launch would use)");
 
+  auto* report = app.add_subcommand("report", "Summarize the local trace store: operations, latencies, slowest traces, statements, health");
+  agent_run::report::ReportOptions report_opts;
+  report->add_option("PATH", report_opts.path, "Store directory or .jsonl file (default: the configured local store)");
+  report->add_flag("--json", report_opts.json, "Machine-readable JSON instead of text");
+  report->add_option("--top", report_opts.top, "Slowest traces to show")->check(CLI::Range(1, 1000))->capture_default_str();
+  report->add_option("--statements", report_opts.statements, "Rows in each statements table")->check(CLI::Range(1, 100000))->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -66,7 +74,7 @@ int main(int argc, char** argv) {
 
   if (gen->parsed()) return agent_run::config::generate_config(gen_out, gen_force, std::cout, std::cerr);
   if (check->parsed()) {
-    if (check_file.empty()) check_file = agent_run::launcher::find_config_file();
+    if (check_file.empty()) check_file = agent_run::config::find_config_file(agent_run::config::process_environment());
     if (check_file.empty()) {
       std::cerr << "agent-run: no config file given and none found (./agent-run.toml, "
                    "$AGENT_RUN_CONFIG, ~/.config/agent-run/agent-run.toml); "
@@ -74,6 +82,19 @@ int main(int argc, char** argv) {
       return 1;
     }
     return agent_run::config::check_config(check_file, std::cout, std::cerr);
+  }
+
+  if (report->parsed()) {
+    if (report_opts.path.empty()) {
+      // The store the config points at (exporter.local.path or <data_dir>/traces).
+      auto env = agent_run::config::process_environment();
+      agent_run::config::Sources sources;
+      sources.file = agent_run::config::find_config_file(env);
+      sources.env = env;
+      auto loaded = agent_run::config::load(sources);
+      report_opts.path = agent_run::config::effective_local_path(loaded.config, env);
+    }
+    return agent_run::report::run_report(report_opts, std::cout, std::cerr);
   }
 
   launch.argv = app.remaining();

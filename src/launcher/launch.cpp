@@ -11,6 +11,7 @@
 #include "agent_run/version.hpp"
 #include "config/config.hpp"
 #include "launcher/bootstrap_dir.hpp"
+#include "launcher/collector_start.hpp"
 #include "launcher/environment_plan.hpp"
 #include "launcher/exec_program.hpp"
 #include "launcher/file_util.hpp"
@@ -60,19 +61,30 @@ void print_dry_run(std::ostream& out, const std::string& path, const std::vector
   }
 }
 
-}  // namespace
-
-std::string find_config_file() {
-  if (const char* c = std::getenv("AGENT_RUN_CONFIG"); c != nullptr && *c != '\0') return c;
-  if (path_exists("agent-run.toml")) return absolute("agent-run.toml");
-  std::string dir;
-  if (const char* x = std::getenv("XDG_CONFIG_HOME"); x != nullptr && x[0] == '/')
-    dir = std::string(x) + "/agent-run";
-  else if (const char* h = std::getenv("HOME"); h != nullptr && h[0] == '/')
-    dir = std::string(h) + "/.config/agent-run";
-  if (!dir.empty() && path_exists(dir + "/agent-run.toml")) return dir + "/agent-run.toml";
-  return "";
+// The collector's settings, resolved from the config the launcher loaded.
+CollectorLaunch collector_params(const config::Config& c, const config::EnvLookup& env,
+                                 const InstallLayout& layout, const std::string& config_file,
+                                 const std::string& service_name) {
+  CollectorLaunch p;
+  p.collector_path = layout.collector_executable();
+  p.config_path = config_file;
+  p.service_name = service_name;
+  p.exporters = {c.get_string("exporter.type")};
+  p.store_dir = config::effective_local_path(c, env);
+  p.data_dir = config::effective_data_dir(c, env);
+  p.store_max_file_bytes = static_cast<uint64_t>(c.get_int("exporter.local.max_file_bytes"));
+  p.store_max_files = static_cast<uint32_t>(c.get_int("exporter.local.max_files"));
+  p.otlp_traces_endpoint = c.get_string("exporter.otlp.endpoint");
+  p.otlp_headers = c.get_list("exporter.otlp.headers");
+  p.otlp_timeout_ms = static_cast<uint32_t>(c.get_int("exporter.otlp.timeout_ms"));
+  p.otlp_compression = c.get_string("exporter.otlp.compression");
+  p.otlp_queue_spans = static_cast<uint64_t>(c.get_int("exporter.otlp.queue_spans"));
+  p.otlp_max_retry_ms = c.get_int("exporter.otlp.max_retry_ms");
+  p.drain_timeout_ms = static_cast<uint32_t>(c.get_int("collector.drain_timeout_ms"));
+  return p;
 }
+
+}  // namespace
 
 int launch(const LaunchOptions& options, std::ostream& out, std::ostream& err) {
   const std::string& program = options.argv.at(0);
@@ -83,11 +95,12 @@ int launch(const LaunchOptions& options, std::ostream& out, std::ostream& err) {
     return found.exit_code;
   }
 
+  const config::EnvLookup env = config::process_environment();
   const std::string config_file =
-      absolute(options.config_file.empty() ? find_config_file() : options.config_file);
+      absolute(options.config_file.empty() ? config::find_config_file(env) : options.config_file);
   config::Sources sources;
   sources.file = config_file;
-  sources.env = config::process_environment();
+  sources.env = env;
   sources.overrides = options.overrides;
   config::LoadResult loaded = config::load(sources);
   for (const auto& w : loaded.warnings) err << "agent-run: warning: " << w.where << ": " << w.message << "\n";
@@ -145,8 +158,22 @@ int launch(const LaunchOptions& options, std::ostream& out, std::ostream& err) {
       const bool is_path = key == "log_file" || key == "data_dir";
       plan.set(config::env_var_for(key), is_path ? absolute(value) : value);
     }
-    if (loaded.config.get_string("service_name").empty())
-      plan.set(config::env_var_for("service_name"), default_service_name(options.argv));
+    std::string service_name = loaded.config.get_string("service_name");
+    if (service_name.empty()) {
+      service_name = default_service_name(options.argv);
+      plan.set(config::env_var_for("service_name"), service_name);
+    }
+    if (loaded.config.get_bool("collector.enabled") && !options.dry_run) {
+      std::string why;
+      auto socket = start_collector(
+          collector_params(loaded.config, env, layout, config_file, service_name), why);
+      if (socket) {
+        plan.set("AGENT_RUN_COLLECTOR_SOCKET", *socket);
+      } else {
+        err << "agent-run: warning: the collector did not start (" << why << "); " << program
+            << " runs, and the agent records nothing\n";
+      }
+    }
   }
 
   if (options.dry_run) {

@@ -22,9 +22,4 @@ struct LaunchOptions {
 // and 0 after --dry-run.
 int launch(const LaunchOptions& options, std::ostream& out, std::ostream& err);
 
-// The config file a launch uses when -c is not given: $AGENT_RUN_CONFIG, else
-// ./agent-run.toml, else $XDG_CONFIG_HOME/agent-run/agent-run.toml (or
-// ~/.config/...). Empty when there is none (defaults apply).
-std::string find_config_file();
-
 }  // namespace agent_run::launcher
