@@ -141,7 +141,9 @@ class PythonHandler final : public Handler {
         Py_XSETREF(call_of(call)->attributes, attrs);
       }
     }
-    if (before_ != nullptr) {
+    // extract() may have been the error that unplugged the plugin: from then
+    // on this call is a plain pass-through.
+    if (before_ != nullptr && core_of(ctx.plugin)->is_active()) {
       PyObject* r = call1(before_, call);
       if (r == nullptr) {
         report_error(ctx.plugin, "before");

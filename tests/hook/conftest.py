@@ -116,7 +116,8 @@ def run_script(agent_pkg, tmp_path):
         path = script if os.path.isabs(script) else os.path.join(SCRIPTS, script)
         log_path = str(tmp_path / ("agent-%d.log" % counter[0]))
         e = clean_env(AGENT_RUN_TEST_PKG=agent_pkg, AGENT_RUN_TEST_LOG=log_path,
-                      AGENT_RUN_TEST_SETTINGS=json.dumps(settings or {}), **(env or {}))
+                      AGENT_RUN_TEST_SETTINGS=repr(settings or {}))
+        e.update({k: str(v) for k, v in (env or {}).items()})
         if agent:
             cmd = [python, os.path.join(SCRIPTS, "agent_runner.py"), path] + list(args)
         else:

@@ -1,0 +1,67 @@
+"""An app using sqlite3 in the usual ways. stdout is the app's; what the
+tests check goes to APP_REPORT."""
+import os
+import sys
+
+import sqlite3
+from sqlite3 import connect
+
+conn = connect(":memory:")
+conn.execute("create table t (id integer primary key, name text)")
+conn.executemany("insert into t (name) values (?)", [("a",), ("b",), ("c",)])
+conn.commit()
+cur = conn.cursor()
+cur.execute("select id, name from t order by id")
+print(cur.fetchall())
+print(cur.execute("select count(*) from t").fetchone())
+for row in cur.execute("select name from t where id > ?", (1,)):
+    print(row)
+cur.executemany("update t set name = ? where id = ?", [("x", 1), ("y", 2)])
+cur.executescript("create table u (v); insert into u values (42);")
+print(conn.execute("select * from u").fetchall())
+with conn as c:
+    c.execute("insert into t (name) values ('z')")
+print(conn.execute("select name from t order by id").fetchall())
+try:
+    conn.execute("select * from missing_table")
+except sqlite3.OperationalError as e:
+    print("error:", e)
+try:
+    with conn:
+        conn.execute("insert into t (name) values ('rolled back')")
+        raise ValueError("abort")
+except ValueError:
+    pass
+conn.rollback()
+print(conn.execute("select count(*) from t").fetchone())
+conn.row_factory = sqlite3.Row
+row = conn.execute("select id, name from t where id = 1").fetchone()
+print(dict(row))
+print(isinstance(conn, sqlite3.Connection), isinstance(conn.cursor(), sqlite3.Cursor))
+print(conn.total_changes)
+conn2 = sqlite3.dbapi2.connect(":memory:")
+print(conn2.execute("select 1 + 1").fetchone())
+conn.close()
+conn2.close()
+
+report = os.environ.get("APP_REPORT")
+if report:
+    info = {"connect_is_original": sqlite3.connect is sys.modules["_sqlite3"].connect,
+            "conn_type": type(conn).__name__,
+            "modules": sorted(m for m in sys.modules if m.startswith("_agent_run"))}
+    inst = sys.modules.get("_agent_run.instrumentation")
+    if inst is not None:
+        info["health"] = inst.health()
+        if os.environ.get("UNPLUG_AT_END") and inst._manager is not None:
+            inst._manager.unplug(inst._manager.entries["sqlite3"], "unplugged by the test")
+            info["after_unplug_connect_is_original"] = sqlite3.connect is sys.modules["_sqlite3"].connect
+            info["after_unplug_dbapi2_is_original"] = (sqlite3.dbapi2.connect
+                                                       is sys.modules["_sqlite3"].connect)
+            # references and proxies the app still holds keep working, uninstrumented
+            c3 = connect(":memory:")
+            info["held_connect_result"] = type(c3).__name__
+            before = inst.health()["sqlite3"]["calls"]
+            c3.execute("select 1").fetchall()
+            info["calls_after_unplug"] = inst.health()["sqlite3"]["calls"] - before
+    with open(report, "w") as f:
+        f.write(repr(info))

@@ -1,0 +1,48 @@
+"""Post-import hooks and laziness (issue 3)."""
+import ast
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RAISING = os.path.join(HERE, "plugins", "raising_hook_plugin.py")
+
+
+def _report(tmp_path):
+    with open(str(tmp_path / "report")) as f:
+        return ast.literal_eval(f.read())
+
+
+def test_raising_post_import_hook_never_fails_the_import(python, run_script, tmp_path):
+    plain = run_script(python, "app_json.py", agent=False)
+    r = run_script(python, "app_json.py", settings={"plugins.paths": [RAISING]},
+                   env={"APP_REPORT": str(tmp_path / "report")})
+    assert r.rc == 0 and r.stdout == plain.stdout, r
+    info = _report(tmp_path)
+    # the hook for the already-imported `os` ran at once, json's right after its import
+    assert info["hook_ran"] == ["os", "json"], info
+    h = info["health"]["raising-hook"]
+    assert h["errors"] == 1 and h["state"] == "active", h
+    assert "post-import hook for json" in h["last_error"], h
+    # what the hook patched before raising stays in place and works
+    assert h["ops"]["json.dumps"]["calls"] == 20, h
+    assert "post-import hook failed on purpose" in r.log and "Traceback" in r.log, r.log
+    assert info["health"]["already-imported"]["state"] == "active", info
+    # the real loader stays the module's loader
+    assert info["loader"] == info["spec_loader"] == "SourceFileLoader", info
+
+
+def test_unused_libraries_are_never_imported(python, run_script, tmp_path):
+    r = run_script(python, "app_lazy.py", env={"APP_REPORT": str(tmp_path / "report")})
+    assert r.rc == 0 and r.stdout == b"hello\n", r
+    info = _report(tmp_path)
+    assert info["agent_loaded"], (info, r)
+    assert info["loaded"] == [] and info["loaded_by_agent"] == [], (info, r)
+    assert "agent-run health: plugin sqlite3: waiting" in r.log, r.log
+
+
+def test_disabled_plugin_is_not_applied(python, run_script, tmp_path):
+    r = run_script(python, "app_sqlite.py", settings={"plugins.disabled": ["sqlite3"]},
+                   env={"APP_REPORT": str(tmp_path / "report")})
+    assert r.rc == 0, r
+    info = _report(tmp_path)
+    assert info["connect_is_original"] and info["health"]["sqlite3"]["state"] == "disabled", info
+    assert "_agent_run.plugins.sqlite3_hooks" not in info["modules"], info

@@ -1,0 +1,42 @@
+"""The sqlite3 plugin end to end (issue 3): results identical to a run
+without the agent, counts and timings in the health snapshot, connections
+and cursors proxied transparently, a runtime unplug restoring the originals."""
+import ast
+
+
+def _report(tmp_path):
+    with open(str(tmp_path / "report")) as f:
+        return ast.literal_eval(f.read())
+
+
+def test_sqlite3_counts_and_identical_results(python, run_script, tmp_path):
+    plain = run_script(python, "app_sqlite.py", agent=False)
+    assert plain.rc == 0, plain
+    r = run_script(python, "app_sqlite.py", env={"APP_REPORT": str(tmp_path / "report"), "UNPLUG_AT_END": "1"})
+    assert r.rc == 0, r
+    assert r.stdout == plain.stdout, r
+    info = _report(tmp_path)
+    assert info["conn_type"] == "ObjectProxy", info
+    h = info["health"]["sqlite3"]
+    assert h["state"] == "active" and h["errors"] == 0, h
+    ops = h["ops"]
+    expected = {
+        "sqlite3.connect": 2,
+        "sqlite3.Connection.execute": 9,
+        "sqlite3.Connection.executemany": 1,
+        "sqlite3.Connection.commit": 1,
+        "sqlite3.Connection.rollback": 1,
+        "sqlite3.Connection.cursor": 2,
+        "sqlite3.Cursor.execute": 3,
+        "sqlite3.Cursor.executemany": 1,
+        "sqlite3.Cursor.executescript": 1,
+    }
+    got = dict((k, v["calls"]) for k, v in ops.items() if v["calls"])
+    assert got == expected, got
+    assert ops["sqlite3.Cursor.execute"]["timed"] == 3 and ops["sqlite3.Cursor.execute"]["total_ns"] > 0, ops
+    # runtime unplug: originals back (identity), held references pass through
+    assert info["after_unplug_connect_is_original"] and info["after_unplug_dbapi2_is_original"], info
+    assert info["held_connect_result"] == "Connection", info
+    assert info["calls_after_unplug"] == 0, info
+    assert r.log.count("unplugged plugin sqlite3: unplugged by the test") == 1, r.log
+    assert "agent-run health: plugin sqlite3:" in r.log, r.log
