@@ -32,6 +32,7 @@ bool Log::open(const std::string& path) {
 }
 
 void Log::write(const char* level, const std::string& message) {
+  if (level[0] == 'w' || level[0] == 'e') ++problems_;
   if (!file_) return;
   timeval tv;
   gettimeofday(&tv, nullptr);

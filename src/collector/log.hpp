@@ -1,6 +1,7 @@
 #pragma once
 // The collector's log: one file (the agent log file, or collector.log in the
 // socket directory). Never the app's stdout or stderr.
+#include <cstdint>
 #include <cstdio>
 #include <string>
 
@@ -15,9 +16,11 @@ class Log {
   void warn(const std::string& m) { write("warning", m); }
   void error(const std::string& m) { write("error", m); }
   FILE* file() const { return file_; }
+  uint64_t problems() const { return problems_; }  // warnings and errors logged
 
  private:
   FILE* file_ = nullptr;
+  uint64_t problems_ = 0;
 };
 
 }  // namespace agent_run::collector

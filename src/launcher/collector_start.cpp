@@ -99,7 +99,7 @@ std::optional<std::string> start_collector(const CollectorLaunch& p, std::string
       "--app-pid=" + std::to_string(app_pid),
       "--ready-fd=3",
       "--log=" + log_path,
-      "--remove-socket-dir=" + std::string(p.log_path.empty() ? "0" : "1"),
+      "--remove-socket-dir=1",  // removed at exit when empty (a log with warnings stays)
       "--exporter=" + (p.exporters.empty() ? std::string("none") : join(p.exporters)),
       "--drain-timeout-ms=" + std::to_string(p.drain_timeout_ms),
   };

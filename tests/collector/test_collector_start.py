@@ -75,8 +75,8 @@ def test_collector_is_detached_private_and_exits_after_the_app(tmp_path):
     assert wait_gone(c["pid"])
     check_driver_spans(read_store(str(data)), procs=2, requests=50)
     assert not os.path.exists(info["socket"])
-    log = os.path.join(os.path.dirname(info["socket"]), "collector.log")
-    assert '"reason":"app exited"' in open(log).read()
+    # A clean run leaves nothing behind: the private directory (and its log) is removed.
+    assert not os.path.exists(os.path.dirname(info["socket"]))
 
 
 def test_socket_dir_is_under_a_private_xdg_runtime_dir(tmp_path):
