@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "agent_run/version.hpp"
+#include "config/commands.hpp"
 #include "config/config.hpp"
 #include "launcher/bootstrap_dir.hpp"
 #include "launcher/collector_start.hpp"
@@ -101,6 +102,7 @@ int launch(const LaunchOptions& options, std::ostream& out, std::ostream& err) {
   config::Sources sources;
   sources.file = config_file;
   sources.env = env;
+  sources.env_names = config::process_environment_names();
   sources.overrides = options.overrides;
   config::LoadResult loaded = config::load(sources);
   for (const auto& w : loaded.warnings) err << "agent-run: warning: " << w.where << ": " << w.message << "\n";
@@ -178,6 +180,13 @@ int launch(const LaunchOptions& options, std::ostream& out, std::ostream& err) {
 
   if (options.dry_run) {
     print_dry_run(out, found.path, options.argv, plan);
+    out << "  configuration (" << (config_file.empty() ? "defaults" : config_file) << "):\n";
+    const std::string described = config::describe(loaded.config);
+    for (size_t start = 0, end; start < described.size(); start = end + 1) {
+      end = described.find('\n', start);
+      if (end == std::string::npos) end = described.size();
+      out << "    " << described.substr(start, end - start) << "\n";
+    }
     return 0;
   }
   out.flush();
