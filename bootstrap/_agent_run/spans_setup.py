@@ -18,7 +18,13 @@ def configure(settings=None, log=None):
             settings = boot.state[0] if boot.state else {}
         except Exception:
             settings = {}
-    if not _hook.configure_spans(settings or {}):
+    has_collector = _hook.configure_spans(settings or {})
+    if has_collector:
+        # What is still buffered leaves at exit (the flusher also sends every
+        # collector.flush_interval_ms while the process lives).
+        import atexit
+        atexit.register(_hook.flush_spans, 2000)
+    else:
         if log is None:
             try:
                 from _agent_run import log

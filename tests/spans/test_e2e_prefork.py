@@ -1,0 +1,224 @@
+"""End to end: a plain WSGI app with sqlite3 queries under gunicorn -w 4 and
+uWSGI --master --processes 4 (without --enable-threads), launched by
+agent-run, driven by a real HTTP client. The trace of every request must
+reach the collector: exactly N server spans, each with its three sqlite
+children, every worker's PID present. Then the same with OTLP/HTTP export to
+the collector's node test receiver, which decodes the protobuf with
+@opentelemetry/otlp-transformer's code (not ours)."""
+import concurrent.futures
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
+from conftest import AGENT_RUN, APPS, clean_env, free_port, stop_process, wait_for_port  # noqa: E402
+
+RECEIVER_DIR = os.path.join(HERE, "..", "collector", "otlp_receiver")
+WORKERS = 4
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+if not os.path.exists(AGENT_RUN):
+    pytest.skip("agent-run is not built (%s)" % AGENT_RUN, allow_module_level=True)
+
+
+def have(module):
+    return subprocess.run(["/usr/bin/python3", "-c", "import " + module], capture_output=True).returncode == 0
+
+
+def server_cmd(server, port):
+    if server == "gunicorn":
+        if not have("gunicorn"):
+            pytest.skip("gunicorn is not installed for /usr/bin/python3")
+        return ["/usr/bin/python3", "-m", "gunicorn", "-w", str(WORKERS), "-b", "127.0.0.1:%d" % port,
+                "--chdir", APPS, "spans_app:application"]
+    if shutil.which("uwsgi") is None:
+        pytest.skip("uwsgi is not installed")
+    base = ["uwsgi", "--plugin", "python3", "--master", "--processes", str(WORKERS),
+            "--http-socket", "127.0.0.1:%d" % port, "--die-on-term", "--need-app", "--disable-logging",
+            "--chdir", APPS]
+    if server == "uwsgi-file":
+        return base + ["--wsgi-file", os.path.join(APPS, "spans_app.py")]
+    return base + ["--module", "spans_app:application"]
+
+
+def get(port, path, headers=None):
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
+
+
+def drive(port):
+    """Requests, 8 at a time, until every worker answered; returns [(status, pid)]."""
+    out = [get(port, "/first", {"traceparent": TRACEPARENT})]
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        for _ in range(20):
+            out += list(pool.map(lambda i: get(port, "/items/%d?sleep=0.03" % i), range(16)))
+            if len({body for status, body in out}) >= WORKERS and len(out) >= 40:
+                break
+    return [(status, int(body)) for status, body in out]
+
+
+def run(server, tmp_path, extra_env=None):
+    home = tmp_path / "home"
+    home.mkdir()
+    port = free_port()
+    env = clean_env(home, AGENT_RUN_SERVICE_NAME="spans-e2e", **(extra_env or {}))
+    log = open(str(tmp_path / "server.log"), "wb")
+    proc = subprocess.Popen([AGENT_RUN] + server_cmd(server, port), env=env, stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, proc, timeout=60)
+        results = drive(port)
+    finally:
+        rc = stop_process(proc, timeout=30)
+        log.close()
+    return home, results, rc
+
+
+def store_spans(home):
+    out = []
+    for path in sorted(glob.glob(str(home / ".local" / "share" / "agent-run" / "traces" / "*.jsonl"))):
+        with open(path) as f:
+            for line in f:
+                if line.strip():
+                    out += flatten(json.loads(line))
+    return out
+
+
+def flatten(request):
+    """[(resource attributes, span)] of one OTLP request (JSON store line or decoded protobuf)."""
+    out = []
+    for rs in request.get("resourceSpans", []):
+        res = attrs(rs.get("resource", {}))
+        for ss in rs.get("scopeSpans", []):
+            for sp in ss.get("spans", []):
+                out.append((res, sp))
+    return out
+
+
+def attrs(obj):
+    d = {}
+    for a in obj.get("attributes", []) or []:
+        v = a.get("value", {})
+        for k in ("stringValue", "intValue", "doubleValue", "boolValue"):
+            if k in v:
+                d[a["key"]] = int(v[k]) if k == "intValue" else v[k]
+    return d
+
+
+def wait_for(fn, n, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    spans = fn()
+    while time.monotonic() < deadline:
+        if sum(1 for _, s in spans if s.get("kind") == 2) >= n:
+            time.sleep(0.5)  # anything more (too many) would show now
+            return fn()
+        time.sleep(0.2)
+        spans = fn()
+    return spans
+
+
+def check(spans, results, log_path):
+    n = len(results)
+    assert all(status == 200 for status, _ in results)
+    pids = {pid for _, pid in results}
+    assert len(pids) == WORKERS, "the client did not reach every worker: %r" % pids
+    servers = [(res, s) for res, s in spans if s.get("kind") == 2]
+    assert len(servers) == n, "%d server spans for %d requests; server log:\n%s" % (
+        len(servers), n, open(log_path, errors="replace").read()[-3000:])
+    children = {}
+    for res, s in spans:
+        if s.get("kind") == 3:
+            children.setdefault(s.get("parentSpanId"), []).append((res, s))
+    ids = set()
+    for res, s in servers:
+        assert len(s["traceId"]) == 32 and len(s["spanId"]) == 16
+        ids.add(s["spanId"])
+        a = attrs(s)
+        assert a["http.request.method"] == "GET" and s["name"] == "GET"
+        assert a["http.response.status_code"] == 200
+        assert a["url.path"].startswith(("/items/", "/first"))
+        assert a["server.address"] == "127.0.0.1"
+        assert res["service.name"] == "spans-e2e"
+        kids = children.get(s["spanId"], [])
+        selects = [k for _, k in kids if k["name"] == "SELECT"]
+        assert len(selects) == 3, "server span %s has %d SELECT children" % (s["spanId"], len(selects))
+        for cres, k in kids:
+            assert k["traceId"] == s["traceId"]
+            assert cres["process.pid"] == res["process.pid"]
+            assert attrs(k)["db.system"] == "sqlite"
+            assert int(k["startTimeUnixNano"]) >= int(s["startTimeUnixNano"])
+            assert int(k["endTimeUnixNano"]) <= int(s["endTimeUnixNano"])
+        stmts = sorted(attrs(k)["db.statement"] for k in selects)
+        assert stmts == ["select ?", "select count(*) from items", "select name from items where name = ?"]
+    assert len(ids) == n
+    assert {res["process.pid"] for res, _ in servers} == pids
+    first = [s for _, s in servers if attrs(s)["url.path"] == "/first"]
+    assert len(first) == 1
+    assert first[0]["traceId"] == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert first[0]["parentSpanId"] == "00f067aa0ba902b7"
+
+
+SERVERS = ["gunicorn", "uwsgi-file", "uwsgi-module"]
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_local_store(server, tmp_path):
+    home, results, rc = run(server, tmp_path)
+    spans = wait_for(lambda: store_spans(home), len(results))
+    check(spans, results, str(tmp_path / "server.log"))
+
+
+class Receiver(object):
+    def __init__(self, tmp):
+        if shutil.which("node") is None:
+            pytest.skip("node is not installed")
+        if not os.path.isdir(os.path.join(RECEIVER_DIR, "node_modules", "@opentelemetry", "otlp-transformer")):
+            pytest.skip("the OTLP test receiver's node modules are missing (npm ci in tests/collector/otlp_receiver)")
+        self.out = os.path.join(str(tmp), "received.jsonl")
+        port_file = os.path.join(str(tmp), "receiver.port")
+        self.proc = subprocess.Popen(["node", os.path.join(RECEIVER_DIR, "receiver.js"), "--out=" + self.out,
+                                      "--port-file=" + port_file], stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while not os.path.exists(port_file):
+            assert time.monotonic() < deadline and self.proc.poll() is None, "receiver did not start"
+            time.sleep(0.05)
+        self.port = int(open(port_file).read())
+
+    def spans(self):
+        out = []
+        if os.path.exists(self.out):
+            with open(self.out) as f:
+                for line in f:
+                    d = json.loads(line)
+                    assert d.get("status") == 200, d
+                    out += flatten(d)
+        return out
+
+    def stop(self):
+        stop_process(self.proc)
+
+
+@pytest.mark.parametrize("server", ["gunicorn", "uwsgi-file"])
+def test_otlp_export(server, tmp_path):
+    rec = Receiver(tmp_path)
+    try:
+        home, results, rc = run(server, tmp_path, {
+            "AGENT_RUN_EXPORTER_TYPE": "otlp",
+            "AGENT_RUN_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:%d/v1/traces" % rec.port})
+        spans = wait_for(rec.spans, len(results))
+    finally:
+        rec.stop()
+    check(spans, results, str(tmp_path / "server.log"))
