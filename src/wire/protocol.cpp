@@ -29,6 +29,12 @@ inline size_t clamp_len(size_t n) { return n > kMaxString ? kMaxString : n; }
 // ---- writer -----------------------------------------------------------------
 
 inline uint8_t* put_u8(uint8_t* p, uint8_t v) { *p = v; return p + 1; }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+// The wire is little-endian: on such hosts a store is a memcpy.
+inline uint8_t* put_u16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); return p + 2; }
+inline uint8_t* put_u32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); return p + 4; }
+inline uint8_t* put_u64(uint8_t* p, uint64_t v) { std::memcpy(p, &v, 8); return p + 8; }
+#else
 inline uint8_t* put_u16(uint8_t* p, uint16_t v) { p[0] = uint8_t(v); p[1] = uint8_t(v >> 8); return p + 2; }
 inline uint8_t* put_u32(uint8_t* p, uint32_t v) {
   p[0] = uint8_t(v); p[1] = uint8_t(v >> 8); p[2] = uint8_t(v >> 16); p[3] = uint8_t(v >> 24);
@@ -38,6 +44,7 @@ inline uint8_t* put_u64(uint8_t* p, uint64_t v) {
   for (int i = 0; i < 8; ++i) p[i] = uint8_t(v >> (8 * i));
   return p + 8;
 }
+#endif
 inline uint8_t* put_str(uint8_t* p, const std::string& s) {
   size_t n = clamp_len(s.size());
   p = put_u32(p, uint32_t(n));
