@@ -1,5 +1,6 @@
 #include "report/otlp_json.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include <fmt/format.h>
@@ -135,16 +136,8 @@ class Handler {
         if (field_ == Field::Name) event_name_ = std::move(v);
         return true;
       case Ctx::Stats:
-        if (field_ == Field::Service) out_.stats.back().service = std::move(v);
-        else if (field_ == Field::Pid || field_ == Field::DroppedSpans) return fail("agentRunStats pid and dropped_spans must be numbers");
-        return true;
-      case Ctx::Plugin: {
-        auto& p = out_.stats.back().plugins.back();
-        if (field_ == Field::Name) p.name = std::move(v);
-        else if (field_ == Field::State) p.state = std::move(v);
-        else if (field_ == Field::LastError) p.last_error = std::move(v);
-        return true;
-      }
+      case Ctx::Plugin:
+        return stats_string(v);
       default: return scalar_ok();
     }
   }
@@ -371,6 +364,30 @@ class Handler {
     }
   }
 
+  // Counters may come as decimal strings, as OTLP/JSON writes 64-bit integers.
+  bool stats_string(string_t& v) {
+    switch (field_) {
+      case Field::Pid:
+      case Field::DroppedSpans:
+      case Field::Errors:
+      case Field::Calls: {
+        uint64_t n;
+        if (!parse_u64(v, n)) return fail(fmt::format("agentRunStats: \"{}\" is not a count", v));
+        return number(n <= INT64_MAX ? static_cast<int64_t>(n) : INT64_MAX, true, n);
+      }
+      default: break;
+    }
+    if (ctx() == Ctx::Stats) {
+      if (field_ == Field::Service) out_.stats.back().service = std::move(v);
+      return true;
+    }
+    auto& p = out_.stats.back().plugins.back();
+    if (field_ == Field::Name) p.name = std::move(v);
+    else if (field_ == Field::State) p.state = std::move(v);
+    else if (field_ == Field::LastError) p.last_error = std::move(v);
+    return true;
+  }
+
   bool number(int64_t sv, bool non_negative, uint64_t uv) {
     switch (ctx()) {
       case Ctx::Span:
@@ -582,9 +599,7 @@ bool mentions_trace(std::string_view line, const std::vector<std::string>& ids) 
         char c = line[p + 1 + i];
         id[i] = (c >= 'A' && c <= 'F') ? static_cast<char>(c - 'A' + 'a') : c;
       }
-      const std::string_view sv(id, 32);
-      for (const auto& want : ids)
-        if (sv == want) return true;
+      if (std::binary_search(ids.begin(), ids.end(), std::string_view(id, 32))) return true;
     }
   }
   return false;

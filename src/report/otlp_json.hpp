@@ -81,8 +81,8 @@ class OtlpLineParser {
 };
 
 // Cheap pre-filter for a second pass over the store: does the line have a
-// "traceId" whose value is one of `ids` (lowercase hex)? Lets lines of other
-// traces be skipped without parsing them.
+// "traceId" whose value is one of `ids` (lowercase hex, sorted)? Lets lines
+// of other traces be skipped without parsing them.
 bool mentions_trace(std::string_view line, const std::vector<std::string>& ids);
 
 }  // namespace agent_run::report

@@ -43,6 +43,7 @@ TraceCollector::TraceCollector(std::vector<TopTraceSelector::Pick> picks, size_t
     hex_ids_.push_back(to_hex(p.trace_id));
     traces_.push_back(Collected{p, {}, {}, 0});
   }
+  std::sort(hex_ids_.begin(), hex_ids_.end());  // mentions_trace() searches them
 }
 
 void TraceCollector::add_span(const SpanRecord& span) {

@@ -53,7 +53,7 @@ class TraceCollector {
  public:
   TraceCollector(std::vector<TopTraceSelector::Pick> picks, size_t max_spans_per_trace);
 
-  const std::vector<std::string>& hex_ids() const { return hex_ids_; }
+  const std::vector<std::string>& hex_ids() const { return hex_ids_; }  // sorted
   void add_span(const SpanRecord& span);
   std::vector<TraceTree> build() const;
 

@@ -97,6 +97,18 @@ TEST_CASE("agent stats lines, with unknown fields", "[otlp_json]") {
   CHECK(st.plugins[1].name == "requests");
 }
 
+TEST_CASE("agent stats counters may be decimal strings", "[otlp_json]") {
+  Parse p(R"({"agentRunStats":{"service":"s","pid":"12","dropped_spans":"3","plugins":[{"name":"x","errors":"2","calls":"9"}]}})");
+  REQUIRE(p.ok);
+  CHECK(p.out.stats.at(0).pid == 12);
+  CHECK(p.out.stats.at(0).dropped_spans == 3);
+  CHECK(p.out.stats.at(0).plugins.at(0).errors == 2);
+  CHECK(p.out.stats.at(0).plugins.at(0).calls == 9);
+  Parse bad(R"({"agentRunStats":{"service":"s","dropped_spans":"many"}})");
+  CHECK_FALSE(bad.ok);
+  CHECK_THAT(bad.error, Catch::Contains("\"many\" is not a count"));
+}
+
 TEST_CASE("lines that are not JSON or not the expected shape are rejected with a reason", "[otlp_json]") {
   auto reason = [](const std::string& line) {
     Parse p(line);
@@ -135,7 +147,7 @@ TEST_CASE("a rejected line after a good one starts from a clean slate", "[otlp_j
 }
 
 TEST_CASE("mentions_trace finds trace ids without parsing", "[otlp_json]") {
-  const std::vector<std::string> ids{"0af7651916cd43dd8448eb211c80319c"};
+  const std::vector<std::string> ids{"0af7651916cd43dd8448eb211c80319c", "ffffffffffffffffffffffffffffffff"};  // sorted
   CHECK(mentions_trace(kHead + kMinimal + kTail, ids));
   CHECK(mentions_trace(R"({"traceId" : "0AF7651916CD43DD8448EB211C80319C"})", ids));
   CHECK_FALSE(mentions_trace(R"({"traceId":"1af7651916cd43dd8448eb211c80319c"})", ids));
