@@ -207,6 +207,10 @@ int main(int argc, char** argv) {
     std::ifstream du(std::string(dir) + "/du");
     du >> written_bytes;
   }
+  if (!stats.is_object()) {
+    std::fprintf(stderr, "no stats line in %s\n", log.c_str());
+    return 1;
+  }
   uint64_t received = stats.value("spans_received", 0ull);
   uint64_t exported = stats["exporters"].contains(exporter == "local" ? "store" : exporter)
                           ? stats["exporters"][exporter == "local" ? "store" : exporter].value("exported", 0ull)

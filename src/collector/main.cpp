@@ -157,15 +157,15 @@ int main(int argc, char** argv) {
   server.unlink_socket();
   uint64_t drain_ms = monotonic_ms() - drain_started;
   log.info("stats " + stats_json(reason, server, exporters, drain_ms).dump());
-  // The socket directory is private to this run: remove it. A log inside it
-  // stays when it has something to say (a warning or an error) or carries
-  // the console exporter's output.
+  // The socket directory is private to this run: remove it. The default log
+  // inside it (no --log) stays when it has something to say (a warning or an
+  // error) or carries the console exporter's output.
   std::string sock_dir = dirname_of(o.socket_path);
   bool console_in_log = false;
   for (const auto& e : exporters)
     if (std::string(e->name()) == "console" && o.console_path.empty()) console_in_log = true;
-  if (dirname_of(log_path) == sock_dir && log.problems() == 0 && !console_in_log) ::unlink(log_path.c_str());
-  if (o.remove_socket_dir || dirname_of(log_path) == sock_dir) ::rmdir(sock_dir.c_str());
+  if (o.log_path.empty() && log.problems() == 0 && !console_in_log) ::unlink(log_path.c_str());
+  if (o.remove_socket_dir || o.log_path.empty()) ::rmdir(sock_dir.c_str());
   fflush(nullptr);
   // Exporter threads may still be stuck in the network past the deadline: do
   // not run destructors that would wait for them.

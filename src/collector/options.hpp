@@ -14,7 +14,7 @@ struct Options {
   int socket_mode = 0600;
   int app_pid = 0;                  // 0: no app to watch (runs until SIGTERM)
   int ready_fd = -1;                // one byte written once listening
-  std::string log_path;
+  std::string log_path;             // empty: collector.log in the socket directory, removed after a clean run
   bool remove_socket_dir = false;   // remove the socket's directory at exit
   std::string service_name = "unknown_service";
   std::vector<std::string> exporters = {"store"};  // store (alias: local) | otlp | console | none

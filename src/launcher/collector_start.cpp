@@ -98,11 +98,13 @@ std::optional<std::string> start_collector(const CollectorLaunch& p, std::string
       "--socket=" + socket_path,
       "--app-pid=" + std::to_string(app_pid),
       "--ready-fd=3",
-      "--log=" + log_path,
       "--remove-socket-dir=1",  // removed at exit when empty (a log with warnings stays)
       "--exporter=" + (p.exporters.empty() ? std::string("none") : join(p.exporters)),
       "--drain-timeout-ms=" + std::to_string(p.drain_timeout_ms),
   };
+  // Without --log the collector logs to collector.log in the socket directory
+  // and removes it after a clean run.
+  if (!p.log_path.empty()) args.push_back("--log=" + log_path);
   if (!p.service_name.empty()) args.push_back("--service-name=" + p.service_name);
   if (!p.store_dir.empty())
     args.push_back("--data-dir=" + absolute(p.store_dir));

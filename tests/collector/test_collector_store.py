@@ -146,3 +146,26 @@ def test_collector_refuses_to_start_for_an_app_already_gone(tmp_path):
     app.exit()
     with pytest.raises(AssertionError):
         Collector(tmp_path, app.pid)
+
+
+def test_console_exporter_beside_the_store(tmp_path):
+    app = App()
+    console = tmp_path / "console.txt"
+    col = Collector(tmp_path, app.pid, exporter="local,console", extra=["--console-path=%s" % console])
+    try:
+        run_driver(col.socket, "--requests=20")
+        app.exit()
+        assert col.wait_exit() == 0
+        lines = console.read_text().splitlines()
+        assert len(lines) == 40
+        server = [l for l in lines if l.startswith("span GET /items/{id} [sink-driver pid ")]
+        assert len(server) == 20
+        assert sum(1 for l in server if "status=ERROR" in l) == 2
+        assert all(" server " in l and " ms trace=" in l for l in server)
+        assert any("db.rows=1.5" in l and "parent=" in l for l in lines)
+        assert len(read_store(col.data_dir)) == 40  # "local" is the store
+        st = col.stats()
+        assert st["exporters"]["console"]["exported"] == 40 and st["exporters"]["store"]["exported"] == 40
+    finally:
+        app.exit()
+        col.stop()
