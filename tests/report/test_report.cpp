@@ -209,3 +209,27 @@ TEST_CASE("names from the app cannot break the layout or the terminal", "[report
   CHECK_THAT(r.out, Catch::Contains("  caf\xC3\xA9     server  GET /?[31mred"));  // padded by characters, not bytes
   CHECK_THAT(r.out, Catch::Contains("(1 file, 1 span, 1 root span,"));
 }
+
+TEST_CASE("the memory limits show in the output", "[report]") {
+  SECTION("approximate percentiles are marked") {
+    ReportOptions o = opts_for(data("percentiles.jsonl"));
+    o.limits.max_exact_samples = 5;
+    Run text(o);
+    CHECK_THAT(text.out, Catch::Contains("GET /users/{id}     20  10.00%   ~9.99  ~18.94  ~20.00"));  // bucket midpoints
+    CHECK_THAT(text.out, Catch::Contains("~ approximate (within 0.4%)"));
+    o.json = true;
+    Run js(o);
+    const json op = json::parse(js.out)["operations"][0];
+    CHECK(op["percentiles_exact"] == false);
+    CHECK(op["p50_ms"].get<double>() == Approx(10.0).epsilon(0.004));
+    CHECK(op["p99_ms"].get<double>() == Approx(20.0));  // the max is exact
+  }
+  SECTION("spans beyond the per-trace cap are counted, the root kept") {
+    ReportOptions o = opts_for(data("store"), false, 1);
+    o.limits.max_spans_per_trace = 2;
+    Run text(o);
+    CHECK_THAT(text.out, Catch::Contains("... 2 more spans of this trace not shown (limit per trace)"));
+    CHECK_THAT(text.out, Catch::Contains("+0.00  100.00 ms  GET /orders/{id} [server]\n"));
+    CHECK_THAT(text.out, Catch::Contains("load_template [internal]  (parent span not in the store)"));
+  }
+}
