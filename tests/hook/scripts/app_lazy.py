@@ -12,5 +12,6 @@ report = os.environ.get("APP_REPORT")
 if report:
     with open(report, "w") as f:
         f.write(repr({"loaded": [m for m in LIBRARIES if m in sys.modules],
+                      "heavy_now": [m for m in HEAVY if m in sys.modules],
                       "loaded_by_agent": [m for m in HEAVY if m in after_install],
                       "agent_loaded": "_agent_run.instrumentation" in sys.modules}))
