@@ -76,7 +76,7 @@ enum class Field : uint8_t {
   TraceId, SpanId, ParentSpanId, Name, Kind, StartTime, EndTime, Events, Status,
   Code, Message,
   Key, Value, StringValue, IntValue, BoolValue, DoubleValue,
-  Service, Pid, DroppedSpans, Plugins, State, Errors, Calls, LastError,
+  Service, Pid, DroppedSpans, DroppedPart, Plugins, State, Errors, Calls, LastError,
 };
 
 enum class Owner : uint8_t { Resource, Span, Event };
@@ -155,6 +155,8 @@ class Handler {
         if (field_ == Field::AgentRunStats) {
           seen_payload_ = true;
           out_.stats.emplace_back();
+          dropped_parts_ = 0;
+          has_dropped_parts_ = false;
           return push(Ctx::Stats);
         }
         if (field_ == Field::ResourceSpans) return fail("resourceSpans must be an array");
@@ -223,6 +225,14 @@ class Handler {
         if (!has_start_ || !has_end_) return fail("span without startTimeUnixNano / endTimeUnixNano");
         break;
       case Ctx::Kv: end_kv(); break;
+      case Ctx::Stats: {
+        auto& st = out_.stats.back();
+        if (!st.has_dropped_spans && has_dropped_parts_) {
+          st.dropped_spans = dropped_parts_;
+          st.has_dropped_spans = true;
+        }
+        break;
+      }
       case Ctx::Event:
         if (event_name_ == "exception" && span().exception.empty()) {
           auto& e = span().exception;
@@ -369,6 +379,7 @@ class Handler {
     switch (field_) {
       case Field::Pid:
       case Field::DroppedSpans:
+      case Field::DroppedPart:
       case Field::Errors:
       case Field::Calls: {
         uint64_t n;
@@ -424,6 +435,10 @@ class Handler {
           if (!non_negative) return fail("negative dropped_spans");
           st.dropped_spans = uv;
           st.has_dropped_spans = true;
+        } else if (field_ == Field::DroppedPart) {
+          if (!non_negative) return fail("negative dropped span count");
+          dropped_parts_ += uv;
+          has_dropped_parts_ = true;
         }
         return true;
       }
@@ -526,6 +541,10 @@ class Handler {
         if (k == "service"sv) return Field::Service;
         if (k == "pid"sv) return Field::Pid;
         if (k == "dropped_spans"sv) return Field::DroppedSpans;
+        // The per-cause counters of the wire protocol's STATS message, should
+        // the collector write those instead of one total.
+        if (k == "dropped_buffer_full"sv || k == "dropped_no_collector"sv || k == "dropped_too_large"sv)
+          return Field::DroppedPart;
         if (k == "plugins"sv) return Field::Plugins;
         break;
       case Ctx::Plugin:
@@ -556,6 +575,9 @@ class Handler {
   bool kv_has_value_ = false;
 
   std::string event_name_, exc_type_, exc_message_;
+
+  uint64_t dropped_parts_ = 0;
+  bool has_dropped_parts_ = false;
 };
 
 }  // namespace

@@ -109,6 +109,16 @@ TEST_CASE("agent stats counters may be decimal strings", "[otlp_json]") {
   CHECK_THAT(bad.error, Catch::Contains("\"many\" is not a count"));
 }
 
+TEST_CASE("agent stats with per-cause drop counters instead of a total", "[otlp_json]") {
+  Parse p(R"({"agentRunStats":{"service":"s","pid":1,"dropped_buffer_full":2,"dropped_no_collector":"3","dropped_too_large":4}})");
+  REQUIRE(p.ok);
+  CHECK(p.out.stats.at(0).has_dropped_spans);
+  CHECK(p.out.stats.at(0).dropped_spans == 9);
+  Parse both(R"({"agentRunStats":{"dropped_spans":5,"dropped_buffer_full":2}})");
+  REQUIRE(both.ok);
+  CHECK(both.out.stats.at(0).dropped_spans == 5);  // the total wins
+}
+
 TEST_CASE("lines that are not JSON or not the expected shape are rejected with a reason", "[otlp_json]") {
   auto reason = [](const std::string& line) {
     Parse p(line);
