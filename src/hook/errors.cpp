@@ -13,6 +13,9 @@ namespace {
 // wrapper of a plugin that fails, the nested report only counts.
 int reporting_depth = 0;
 
+thread_local int deferral_depth = 0;
+thread_local bool interrupt_pending = false;
+
 std::string describe(PyObject* exc) {
   std::string out = Py_TYPE(exc)->tp_name;
   // str(exc) runs plugin-defined code: it may fail, and that must not escape.
@@ -65,7 +68,11 @@ void report_error(PyObject* state, const char* where) {
   if (!err.fetch()) return;
   if (err.matches(PyExc_KeyboardInterrupt)) {
     err.discard();
-    PyErr_SetInterrupt();
+    if (deferral_depth > 0) {
+      interrupt_pending = true;
+    } else {
+      PyErr_SetInterrupt();
+    }
     return;
   }
   if (state == nullptr || !is_plugin_state(state)) {
@@ -81,6 +88,15 @@ void report_error(PyObject* state, const char* where) {
   err.discard();
   count(state, where, exc, describe(exc));
   Py_DECREF(exc);
+}
+
+InterruptDeferral::InterruptDeferral() { ++deferral_depth; }
+
+InterruptDeferral::~InterruptDeferral() {
+  if (--deferral_depth == 0 && interrupt_pending) {
+    interrupt_pending = false;
+    PyErr_SetInterrupt();
+  }
 }
 
 void report_native_error(PyObject* state, const char* where, const char* what) {

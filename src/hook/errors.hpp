@@ -15,9 +15,21 @@ namespace agent_run::hook {
 // plugin whose PluginState is `state`. `where` names the plugin code that
 // failed ("before", "after", "extract", "post-import hook", ...).
 // KeyboardInterrupt is not the plugin's fault: it is not counted, and is
-// re-armed with PyErr_SetInterrupt so the app gets it at its next bytecode.
+// re-armed with PyErr_SetInterrupt so the app gets it at its next bytecode;
+// inside a wrapper call (InterruptDeferral) only once the original has
+// returned, so the original is never interrupted on the plugin's behalf.
 // Returns with no error set.
 void report_error(PyObject* state, const char* where);
+
+// While one exists on this thread, KeyboardInterrupts swallowed from plugin
+// code are re-armed only when the outermost one ends.
+class InterruptDeferral {
+ public:
+  InterruptDeferral();
+  ~InterruptDeferral();
+  InterruptDeferral(const InterruptDeferral&) = delete;
+  InterruptDeferral& operator=(const InterruptDeferral&) = delete;
+};
 
 // Same, for an error that is not a Python exception (a C++ exception).
 void report_native_error(PyObject* state, const char* where, const char* what);

@@ -110,6 +110,7 @@ void complete_call(WrapperObject* w, CallContext& ctx, PyObject* result, Finish 
 PyObject* invoke_slow(WrapperObject* w, PyObject* callable, PyObject* instance, bool self_in_args,
                       PyObject* const* args, size_t nargsf, PyObject* kwnames, PyObject* via) {
   if (agent_depth > 0) return vectorcall(callable, args, nargsf, kwnames);
+  InterruptDeferral deferral;
   Handler* h = w->handler;
   CallContext ctx;
   ctx.callable = callable;

@@ -50,3 +50,25 @@ def test_disabled_plugin_is_not_applied(python, run_script, tmp_path):
     info = _report(tmp_path)
     assert info["connect_is_original"] and info["health"]["sqlite3"]["state"] == "disabled", info
     assert "_agent_run.plugins.sqlite3_hooks" not in info["modules"], info
+
+
+VERSIONED = os.path.join(HERE, "plugins", "versioned_plugin.py")
+
+
+def test_distribution_version_checked_at_import(python, run_script, tmp_path):
+    lib = tmp_path / "lib"
+    (lib / "fakelib").mkdir(parents=True)
+    (lib / "fakelib" / "__init__.py").write_text("def answer():\n    return 42\n")
+    (lib / "fakelib-2.5.0.dist-info").mkdir()
+    (lib / "fakelib-2.5.0.dist-info" / "METADATA").write_text("Name: fakelib\nVersion: 2.5.0\n")
+    r = run_script(python, "app_fakelib.py", settings={"plugins.paths": [VERSIONED]},
+                   env={"FAKELIB_DIR": str(lib), "APP_REPORT": str(tmp_path / "report")})
+    assert r.rc == 0 and r.stdout == b"42\n", r
+    info = _report(tmp_path)
+    assert info["applied"] == ["inside"], info
+    h = info["health"]
+    assert h["fakelib-inside"]["state"] == "active" and h["fakelib-inside"]["version"] == "2.5.0", h
+    assert h["fakelib-inside"]["ops"]["fakelib.answer"]["calls"] == 1, h
+    assert h["fakelib-outside"]["state"] == "unsupported", h
+    assert "outside >=1.0,<2.5" in h["fakelib-outside"]["note"], h
+    assert not info["metadata_imported"], info

@@ -498,5 +498,95 @@ def check_object_proxy():
     assert bool(_hook.ObjectProxy([])) is False
 
 
+class Raises(object):
+    def method(self, x):
+        raise Boom(("m", x))
+
+    @classmethod
+    def cm(cls, x):
+        raise Boom(("c", x))
+
+    @staticmethod
+    def sm(x):
+        raise Boom(("s", x))
+
+
+def check_exceptions_through_every_kind():
+    class C(Raises):
+        pass
+    for name in ("method", "cm", "sm"):
+        setattr(C, name, wrap(Raises.__dict__[name], on_class=True))
+    o = C()
+    take()
+    calls = [lambda: o.method(1), lambda: C.method(o, 1), lambda: o.method.__call__(1),
+             lambda: o.cm(2), lambda: C.cm(2), lambda: o.sm(3), lambda: C.sm(3),
+             lambda: wrap(Raises().method)(4), lambda: wrap(CallableRaiser())(5)]
+    for call in calls:
+        try:
+            call()
+        except Boom as e:
+            ev = take()
+            assert ev[-1][2] == "raised" and ev[-1][4] is e, ev
+        else:
+            raise AssertionError("no exception")
+    for fn, arg, exc_type in ((math.sqrt, -1.0, ValueError), (len, 5, TypeError)):
+        try:
+            wrap(fn)(arg)
+        except exc_type as e:
+            ev = take()
+            assert ev[-1][2] == "raised" and ev[-1][4] is e, ev
+        else:
+            raise AssertionError("no exception")
+
+    class L(list):
+        pass
+    L.pop = wrap(list.__dict__["pop"], on_class=True)
+    try:
+        L().pop()
+    except IndexError as e:
+        assert take()[-1][4] is e
+    else:
+        raise AssertionError("no exception")
+
+
+class CallableRaiser(object):
+    def __call__(self, x):
+        raise Boom(("callable", x))
+
+
+def check_keyboard_interrupt_in_plugin_code_is_redelivered():
+    state, errors = new_state()
+
+    def ki(call):
+        raise KeyboardInterrupt
+    ran = []
+
+    def original(x):
+        ran.append(x)
+        return x
+    w = _hook.wrap(original, state, "op", before=ki)
+    got = None
+    try:
+        w(1)
+        for _ in range(10000):
+            pass
+    except KeyboardInterrupt:
+        got = "interrupted"
+    assert ran == [1], ran            # the original ran, once
+    assert got == "interrupted"       # and the app got the interrupt at its next bytecode
+    assert not errors and state.errors == 0   # not the plugin's fault: not counted
+
+
+def check_native_state_snapshot():
+    state, _ = new_state()
+    w = _hook.wrap(f, state, "snap.op", timing=True)
+    for i in range(5):
+        w(i)
+    snap = state.snapshot()
+    op = snap["ops"]["snap.op"]
+    assert snap["state"] == "active" and snap["calls"] == 5 and op["calls"] == 5 and op["timed"] == 5, snap
+    assert op["total_ns"] >= op["max_ns"] > 0, snap
+
+
 if __name__ == "__main__":
     checks.run(dict(globals()))
