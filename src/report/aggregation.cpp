@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -101,8 +102,24 @@ std::string operation_name(const SpanRecord& span) {
 
 // ---- Aggregator ----
 
+namespace {
+
+// At most `max` bytes, cut on a UTF-8 character boundary, "..." appended when cut.
+std::string_view bounded(const std::string& s, size_t max, std::string& scratch) {
+  if (s.size() <= max) return s;
+  size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  scratch.assign(s, 0, cut);
+  scratch += "...";
+  return scratch;
+}
+
+}  // namespace
+
 Aggregator::Op& Aggregator::op_for(const SpanRecord& span) {
-  const std::string name = operation_name(span);
+  const std::string full_name = operation_name(span);
+  std::string scratch;
+  const std::string name(bounded(full_name, limits_.max_name_bytes, scratch));
   const char* kind = kind_name(span.kind);
   key_.clear();
   key_.append(span.service).push_back('\x1f');
@@ -158,10 +175,13 @@ void Aggregator::add_span(const SpanRecord& span) {
   if (was_exact && ++exact_samples_ > limits_.max_exact_samples) enforce_sample_budget();
 
   if (!span.db_statement.empty()) {
+    std::string scratch;
+    const std::string_view text = bounded(span.db_statement, limits_.max_statement_bytes, scratch);
     Stmt* st;
-    auto it = statements_.find(span.db_statement);
+    key_.assign(text.data(), text.size());
+    auto it = statements_.find(key_);
     if (it != statements_.end()) st = &it->second;
-    else if (statements_.size() < limits_.max_statements) st = &statements_[span.db_statement];
+    else if (statements_.size() < limits_.max_statements) st = &statements_[key_];
     else st = &other_statements_;
     ++st->count;
     st->errors += error;

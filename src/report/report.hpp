@@ -21,6 +21,10 @@ struct Limits {
   // "(other)" row so that high-cardinality names cannot exhaust memory.
   size_t max_operations = 10000;
   size_t max_statements = 10000;
+  // Longer operation names / statements are cut (and marked "...") before
+  // they become keys, so that the two caps above bound memory in bytes too.
+  size_t max_name_bytes = 1024;
+  size_t max_statement_bytes = 4096;
   // Exact latencies kept across all operations (8 bytes each). Past this, the
   // operation holding the most samples switches to a log histogram (relative
   // error <= 0.4%) and its percentiles are marked approximate.

@@ -184,3 +184,24 @@ TEST_CASE("agent stats: the latest record per process, plugins across processes"
   CHECK(r.plugins[1].name == "requests");
   CHECK(r.plugins[1].state == "active");
 }
+
+TEST_CASE("long names and statements are cut before they become keys", "[aggregation]") {
+  Limits limits;
+  limits.max_name_bytes = 8;
+  limits.max_statement_bytes = 12;
+  Aggregator agg(limits);
+  agg.add_span(span("GET /a/very/long/path/1", kKindServer, 5));
+  agg.add_span(span("GET /a/very/long/path/2", kKindServer, 5));
+  agg.add_span(span("q", kKindInternal, 5, false, "SELECT a FROM t WHERE x = 1"));
+  agg.add_span(span("q", kKindInternal, 5, false, "SELECT a FROM t WHERE x = 2"));
+  agg.add_span(span("q", kKindInternal, 5, false, "SELECT \xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9"));
+  Report r;
+  agg.finish(r, 10);
+  REQUIRE(r.operations.size() == 2);
+  CHECK(r.operations[1].name == "GET /a/v...");  // [0] is "q", 3 spans
+  CHECK(r.operations[1].count == 2);
+  REQUIRE(r.statements_by_count.size() == 2);
+  CHECK(r.statements_by_count[0].statement == "SELECT a FRO...");
+  CHECK(r.statements_by_count[0].count == 2);
+  CHECK(r.statements_by_count[1].statement == "SELECT \xC3\xA9\xC3\xA9...");  // not inside a character
+}
