@@ -4,6 +4,22 @@
 
 namespace agent_run::report {
 
+namespace {
+
+// Kept spans hold their texts only up to this size, so that N traces of
+// max_spans_per_trace spans have a bounded footprint whatever the lines hold.
+constexpr size_t kMaxTextBytes = 4096;
+
+void cut(std::string& s) {
+  if (s.size() <= kMaxTextBytes) return;
+  size_t n = kMaxTextBytes;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  s.resize(n);
+  s += "...";
+}
+
+}  // namespace
+
 void TopTraceSelector::add_span(const SpanRecord& span) {
   if (n_ == 0) return;
   const bool candidate = span.parent_span_id == 0 || span.kind == kKindServer || span.kind == kKindConsumer;
@@ -57,6 +73,8 @@ void TraceCollector::add_span(const SpanRecord& span) {
     return;
   }
   c.spans.push_back(span);
+  SpanRecord& kept = c.spans.back();
+  for (std::string* text : {&kept.name, &kept.service, &kept.status_message, &kept.db_statement, &kept.exception}) cut(*text);
 }
 
 std::vector<TraceTree> TraceCollector::build() const {

@@ -106,3 +106,14 @@ TEST_CASE("the collector keeps only picked traces, once per span, up to the cap"
   CHECK(t.nodes[0].name == "root");
   CHECK(t.nodes[1].name == "a");
 }
+
+TEST_CASE("kept spans hold bounded texts", "[trace_trees]") {
+  TraceCollector c({TopTraceSelector::Pick{TraceId{0, 1}, 1, 1}}, 10);
+  SpanRecord s = span(1, 1, 0, "root", kKindServer, 0, 1);
+  s.db_statement = std::string(100000, 'x');
+  c.add_span(s);
+  const auto trees = c.build();
+  REQUIRE(trees.at(0).nodes.size() == 1);
+  CHECK(trees[0].nodes[0].statement.size() == 4096 + 3);
+  CHECK_THAT(trees[0].nodes[0].statement, Catch::EndsWith("xxx..."));
+}
