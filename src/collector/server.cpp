@@ -103,7 +103,17 @@ void Server::accept_ready() {
     int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR) continue;
-      return;  // EAGAIN, or EMFILE (the peer retries with backoff)
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        // Out of descriptors: stop polling the listener for a moment (it would
+        // stay readable and spin); the senders retry with backoff.
+        ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
+        listen_paused_until_ = monotonic_ms() + 200;
+        if (!fd_limit_logged_) {
+          fd_limit_logged_ = true;
+          Log::get().warn(std::string("accept: ") + std::strerror(errno) + "; new connections wait");
+        }
+      }
+      return;
     }
     ucred cred{};
     socklen_t len = sizeof(cred);
@@ -263,7 +273,14 @@ void Server::read_ready(Conn* c) {
       if (!handle_message(c, h.type, c->buf.data() + c->start + wire::kHeaderSize, h.payload_length)) return;
       c->start += need;
     }
-    if (c->start == c->end) c->start = c->end = 0;
+    if (c->start == c->end) {
+      c->start = c->end = 0;
+      // A large message grew the buffer: give the memory back.
+      if (c->buf.size() > 4 * kInitialBuffer) {
+        c->buf.resize(kInitialBuffer);
+        c->buf.shrink_to_fit();
+      }
+    }
     if (size_t(n) < 4096) return;  // drained for now; level-triggered epoll calls again
   }
 }
@@ -338,6 +355,13 @@ std::string Server::run(AppWatch& watch, uint64_t& drain_started_ms) {
     }
     uint64_t now = monotonic_ms();
     store_->tick(now);
+    if (listen_paused_until_ && now >= listen_paused_until_ && !socket_unlinked_) {
+      listen_paused_until_ = 0;
+      epoll_event lev{};
+      lev.events = EPOLLIN;
+      lev.data.u64 = kTagListen;
+      ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &lev);
+    }
     if (reason.empty() && watch.pidfd() < 0 && watch.pid() > 0 && watch.gone()) start_drain("app exited");
   }
   if (!conns_.empty())

@@ -65,6 +65,8 @@ class Server {
   ServerStats stats_;
   wire::Span scratch_;
   uint64_t rejects_logged_ = 0;
+  uint64_t listen_paused_until_ = 0;
+  bool fd_limit_logged_ = false;
 };
 
 }  // namespace agent_run::collector
