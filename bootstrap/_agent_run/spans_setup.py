@@ -23,7 +23,7 @@ def configure(settings=None, log=None):
         # What is still buffered leaves at exit (the flusher also sends every
         # collector.flush_interval_ms while the process lives).
         import atexit
-        atexit.register(_hook.flush_spans, 2000)
+        atexit.register(_at_exit, _hook, log)
     else:
         if log is None:
             try:
@@ -36,3 +36,16 @@ def configure(settings=None, log=None):
                             "spans are dropped and counted")
             except Exception:
                 pass
+
+
+def _at_exit(hook, log):
+    hook.flush_spans(2000)
+    try:
+        if log is None:
+            from _agent_run import log
+        if log.enabled(log.INFO):
+            st = hook.span_stats()
+            log.info("agent-run spans: ended=%d sent=%d dropped(no collector)=%d dropped(buffer full)=%d",
+                     st["ended"], st["sent"], st["dropped_no_collector"], st["dropped_buffer_full"])
+    except Exception:
+        pass

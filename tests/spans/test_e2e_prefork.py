@@ -70,21 +70,27 @@ def drive(port):
     return [(status, int(body)) for status, body in out]
 
 
-def run(server, tmp_path, extra_env=None):
+def run(server, tmp_path, spans_fn, extra_env=None):
+    """Starts the server under agent-run, drives it, waits until the spans
+    of every request arrived (or 20 s), stops it; returns (results, spans)."""
     home = tmp_path / "home"
     home.mkdir()
     port = free_port()
-    env = clean_env(home, AGENT_RUN_SERVICE_NAME="spans-e2e", **(extra_env or {}))
+    env = clean_env(home, AGENT_RUN_SERVICE_NAME="spans-e2e", AGENT_RUN_LOG_LEVEL="info", **(extra_env or {}))
     log = open(str(tmp_path / "server.log"), "wb")
     proc = subprocess.Popen([AGENT_RUN] + server_cmd(server, port), env=env, stdout=log, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL)
     try:
         wait_for_port(port, proc, timeout=60)
         results = drive(port)
+        # Waiting while the workers live: the flusher ships without
+        # --enable-threads, and no request is still being closed at the stop.
+        wait_for(lambda: spans_fn(home), len(results))
     finally:
-        rc = stop_process(proc, timeout=30)
+        stop_process(proc, timeout=30)
         log.close()
-    return home, results, rc
+    time.sleep(0.5)  # anything extra (duplicates) sent at exit shows now
+    return results, spans_fn(home)
 
 
 def store_spans(home):
@@ -123,7 +129,6 @@ def wait_for(fn, n, timeout=20.0):
     spans = fn()
     while time.monotonic() < deadline:
         if sum(1 for _, s in spans if s.get("kind") == 2) >= n:
-            time.sleep(0.5)  # anything more (too many) would show now
             return fn()
         time.sleep(0.2)
         spans = fn()
@@ -176,8 +181,7 @@ SERVERS = ["gunicorn", "uwsgi-file", "uwsgi-module"]
 
 @pytest.mark.parametrize("server", SERVERS)
 def test_local_store(server, tmp_path):
-    home, results, rc = run(server, tmp_path)
-    spans = wait_for(lambda: store_spans(home), len(results))
+    results, spans = run(server, tmp_path, store_spans)
     check(spans, results, str(tmp_path / "server.log"))
 
 
@@ -215,10 +219,55 @@ class Receiver(object):
 def test_otlp_export(server, tmp_path):
     rec = Receiver(tmp_path)
     try:
-        home, results, rc = run(server, tmp_path, {
+        results, spans = run(server, tmp_path, lambda home: rec.spans(), {
             "AGENT_RUN_EXPORTER_TYPE": "otlp",
             "AGENT_RUN_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:%d/v1/traces" % rec.port})
-        spans = wait_for(rec.spans, len(results))
+        time.sleep(1.0)
+        spans = rec.spans()
     finally:
         rec.stop()
     check(spans, results, str(tmp_path / "server.log"))
+
+
+@pytest.mark.parametrize("server", ["gunicorn", "uwsgi"])
+def test_flask_route_and_exception(server, tmp_path):
+    if not have("flask"):
+        pytest.skip("flask is not installed for /usr/bin/python3")
+    home = tmp_path / "home"
+    home.mkdir()
+    port = free_port()
+    if server == "gunicorn":
+        cmd = ["/usr/bin/python3", "-m", "gunicorn", "-w", "2", "-b", "127.0.0.1:%d" % port, "--chdir", APPS,
+               "spans_flask:app"]
+    else:
+        if shutil.which("uwsgi") is None:
+            pytest.skip("uwsgi is not installed")
+        cmd = ["uwsgi", "--plugin", "python3", "--master", "--processes", "2", "--http-socket",
+               "127.0.0.1:%d" % port, "--die-on-term", "--need-app", "--disable-logging", "--chdir", APPS,
+               "--wsgi-file", os.path.join(APPS, "spans_flask.py"), "--callable", "app"]
+    log = open(str(tmp_path / "server.log"), "wb")
+    proc = subprocess.Popen([AGENT_RUN] + cmd, env=clean_env(home, AGENT_RUN_LOG_LEVEL="info"), stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, proc, timeout=60)
+        assert get(port, "/users/42")[0] == 200
+        assert get(port, "/boom")[0] == 500
+        # The flusher ships them while the workers live (no --enable-threads
+        # needed). Stopping right away could kill a worker between sending the
+        # response and closing it, before its server span ends (uWSGI's
+        # --die-on-term stop does not wait for requests in flight).
+        spans = wait_for(lambda: store_spans(home), 2)
+    finally:
+        stop_process(proc, timeout=30)
+        log.close()
+    servers = {attrs(s)["url.path"]: s for _, s in spans if s.get("kind") == 2}
+    assert set(servers) == {"/users/42", "/boom"}
+    ok, bad = servers["/users/42"], servers["/boom"]
+    assert ok["name"] == "GET /users/<int:uid>" and attrs(ok)["http.route"] == "/users/<int:uid>"
+    kids = [s for _, s in spans if s.get("parentSpanId") == ok["spanId"]]
+    assert sorted(attrs(k)["db.statement"] for k in kids) == ["select ?", "select ? || ?"]
+    # Flask turns the exception into a 500 response: an error span with the exception event
+    assert bad["name"] == "GET /boom" and attrs(bad)["http.response.status_code"] == 500
+    assert bad["status"].get("code") == 2
+    events = bad.get("events", [])
+    assert any(e["name"] == "exception" and attrs(e)["exception.type"] == "ValueError" for e in events), bad

@@ -166,32 +166,52 @@ def patch_gunicorn(base_module, patcher=None):
 
 # ---- Flask ----
 
+def _is_http_exception(e):
+    return any(c.__name__ == "HTTPException" for c in type(e).__mro__)
+
+
 def patch_flask(flask_app_module, patcher=None):
     Flask = getattr(flask_app_module, "Flask", None)
     if Flask is None or getattr(Flask.wsgi_app, _MARK, False):
         return False
     orig_wsgi_app = Flask.wsgi_app
     orig_dispatch = Flask.dispatch_request
-    try:
-        from flask import request
-    except Exception:
-        request = None
+    # flask.app is imported while the flask package is still initializing:
+    # the request proxy is looked up at the first request.
+    request_holder = []
+
+    def flask_request():
+        if not request_holder:
+            from flask.globals import request
+            request_holder.append(request)
+        return request_holder[0]
 
     def wsgi_app(self, environ, start_response):
         return _traced_call(lambda e, s: orig_wsgi_app(self, e, s), environ, start_response)
 
     def dispatch_request(self, *args, **kwargs):
+        span = None
         try:
             span = _current_span()
-            if span is not None and span.kind == _SERVER and request is not None:
+            if span is not None and span.kind == _SERVER:
+                request = flask_request()
                 rule = request.url_rule
                 if rule is not None:
                     route = rule.rule
                     span.set_attribute("http.route", route)
                     span.name = "%s %s" % (request.method, route)
+            else:
+                span = None
         except Exception:
             pass
-        return orig_dispatch(self, *args, **kwargs)
+        try:
+            return orig_dispatch(self, *args, **kwargs)
+        except Exception as e:
+            # Flask turns it into a response (500) and never lets it reach
+            # the server: record it here. HTTP errors (abort(404)) are not.
+            if span is not None and not _is_http_exception(e):
+                span.record_exception(e)
+            raise
 
     for f, orig in ((wsgi_app, orig_wsgi_app), (dispatch_request, orig_dispatch)):
         f.__agent_run_wsgi__ = True

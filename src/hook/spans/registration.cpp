@@ -125,6 +125,16 @@ PyObject* py_configure_spans(PyObject*, PyObject* args, PyObject* kwargs) {
   g_has_collector = !opt.socket_path.empty();
   wire::SpanSink::instance().configure(opt);
   g_configured = true;
+  if (g_has_collector) {
+    // Python's atexit does not run in every exit: a uWSGI worker stopped by
+    // its master while finishing a request calls exit() without it. The
+    // sink is native, so a C atexit handler can ship what is buffered.
+    static bool registered = false;
+    if (!registered) {
+      registered = true;
+      std::atexit([] { wire::SpanSink::instance().flush_and_stop(1000); });
+    }
+  }
   return PyBool_FromLong(g_has_collector);
 }
 

@@ -1,0 +1,114 @@
+"""Requests per second of a gunicorn -w 2 Flask app (one route, three sqlite3
+queries) under wrk, with agent-run (spans to the local store) over without,
+and the RSS each worker adds. Bare and traced runs alternate in one session
+(best of each); prints one JSON line.
+
+    python3 bench/spans/bench_flask_wrk.py [--duration 10] [--rounds 3]
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BUILD = os.environ.get("AGENT_RUN_BUILD_DIR") or os.path.join(HERE, "..", "..", "build")
+AGENT_RUN = os.path.join(BUILD, "stage", "bin", "agent-run")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=30):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("server did not listen")
+
+
+def children(pid):
+    out = []
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                with open("/proc/%s/stat" % p) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                if int(fields[1]) == pid:
+                    out.append(int(p))
+            except OSError:
+                pass
+    return out
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        m = re.search(r"VmRSS:\s+(\d+) kB", f.read())
+    return int(m.group(1))
+
+
+def one_run(traced, duration, home):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENT_RUN_", "PYTHON"))}
+    env["HOME"] = home
+    cmd = ["/usr/bin/python3", "-m", "gunicorn", "-w", "2", "-b", "127.0.0.1:%d" % port, "--chdir", HERE,
+           "--log-level", "warning", "flask_app:app"]
+    if traced:
+        cmd = [AGENT_RUN] + cmd
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+        url = "http://127.0.0.1:%d/items/7" % port
+        subprocess.run(["wrk", "-t1", "-c8", "-d2s", url], capture_output=True)  # warm up
+        out = subprocess.run(["wrk", "-t2", "-c16", "-d%ds" % duration, url], capture_output=True, text=True).stdout
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+        workers = [p for p in children(proc.pid)
+                   if "gunicorn" in open("/proc/%d/cmdline" % p, "rb").read().decode(errors="replace")]
+        rss = sorted(rss_kib(p) for p in workers)
+        return rps, rss
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=3)
+    a = ap.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed")
+    home = tempfile.mkdtemp(prefix="bench-flask-")
+    bare, traced = [], []
+    try:
+        for _ in range(a.rounds):
+            bare.append(one_run(False, a.duration, home))
+            traced.append(one_run(True, a.duration, home))
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    b_rps = max(r for r, _ in bare)
+    t_rps = max(r for r, _ in traced)
+    b_rss = min(sum(x) / len(x) for _, x in bare if x)
+    t_rss = min(sum(x) / len(x) for _, x in traced if x)
+    print(json.dumps({
+        "bench": "gunicorn -w 2 flask, 3 sqlite queries, wrk -t2 -c16 -d%ds" % a.duration,
+        "bare_rps": [round(r) for r, _ in bare], "traced_rps": [round(r) for r, _ in traced],
+        "ratio_rps": round(t_rps / b_rps, 3), "goal_ratio_rps": 0.95,
+        "bare_worker_rss_mib": round(b_rss / 1024, 2), "traced_worker_rss_mib": round(t_rss / 1024, 2),
+        "added_rss_mib_per_worker": round((t_rss - b_rss) / 1024, 2), "goal_added_rss_mib": 5}))
+
+
+if __name__ == "__main__":
+    main()
