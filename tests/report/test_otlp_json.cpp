@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <random>
 #include <string>
 
 #include "report/otlp_json.hpp"
@@ -163,4 +164,32 @@ TEST_CASE("mentions_trace finds trace ids without parsing", "[otlp_json]") {
   CHECK_FALSE(mentions_trace(R"({"traceId":"1af7651916cd43dd8448eb211c80319c"})", ids));
   CHECK_FALSE(mentions_trace(R"({"spanId":"0af7651916cd43dd8448eb211c80319c"})", ids));
   CHECK_FALSE(mentions_trace(R"({"traceId":"0af7)", ids));  // cut short: no out-of-bounds read
+}
+
+TEST_CASE("corrupted lines are parsed or rejected with a reason, never crash", "[otlp_json]") {
+  const std::string good = kHead + R"({"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331","parentSpanId":"00f067aa0ba902b7",
+    "name":"q\u00e9","kind":3,"startTimeUnixNano":"5","endTimeUnixNano":"35","attributes":[{"key":"db.statement","value":{"stringValue":"SELECT 1"}}],
+    "events":[{"name":"exception","attributes":[{"key":"exception.type","value":{"stringValue":"E"}}]}],"status":{"code":2}})" + kTail;
+  std::mt19937 rng(1234);  // fixed seed: the same corruptions every run
+  OtlpLineParser parser;
+  ParsedLine out;
+  std::string error;
+  size_t rejected = 0;
+  for (int i = 0; i < 5000; ++i) {
+    std::string line = good;
+    const int edits = 1 + static_cast<int>(rng() % 3);
+    for (int e = 0; e < edits && !line.empty(); ++e) {
+      const size_t pos = rng() % line.size();
+      switch (rng() % 3) {
+        case 0: line[pos] = static_cast<char>(rng() % 256); break;
+        case 1: line.erase(pos, 1 + rng() % 8); break;
+        default: line.insert(pos, 1, "{}[],:\"\\0a-"[rng() % 11]); break;
+      }
+    }
+    if (!parser.parse(line, out, error)) {
+      ++rejected;
+      CHECK_FALSE(error.empty());
+    }
+  }
+  CHECK(rejected > 2500);  // most corruptions break JSON or the shape
 }
