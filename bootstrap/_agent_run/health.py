@@ -1,7 +1,7 @@
 """The health snapshot, as the agent log gets it at exit.
 
-One line per plugin: state, calls, errors, last error, and per operation its
-calls and mean/max duration when timed. WARNING level if any plugin had
+One line per plugin: state, calls, errors, last error, and per operation
+called its calls and mean/max duration when timed. WARNING level if any plugin had
 errors or was unplugged (so it shows at the default log level), else INFO.
 """
 
@@ -19,6 +19,8 @@ def format_lines(snapshot):
         parts = []
         for op in sorted(ops):
             o = ops[op]
+            if not o.get("calls"):
+                continue
             part = "%s %d" % (op, o.get("calls", 0))
             if o.get("timed"):
                 part += " mean=%.1fus max=%.1fus" % (o["total_ns"] / o["timed"] / 1000.0, o["max_ns"] / 1000.0)
