@@ -69,12 +69,34 @@ struct EscapeTable {
 };
 constexpr EscapeTable kEscape;
 
+// Eight bytes at a time: does any byte need escaping (< 0x20, '"', '\\')?
+inline bool any_escape8(uint64_t w) {
+  constexpr uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+  uint64_t control = (w - ones * 0x20) & ~w & high;
+  uint64_t q = w ^ (ones * '"');
+  uint64_t b = w ^ (ones * '\\');
+  return (control | ((q - ones) & ~q & high) | ((b - ones) & ~b & high)) != 0;
+}
+
 void Writer::string(const std::string& v) {
   const char* p = v.data();
   size_t n = v.size();
   put('"');
+  size_t clean = 0;  // bytes known to need no escaping
+  while (clean + 8 <= n) {
+    uint64_t w;
+    std::memcpy(&w, p + clean, 8);
+    if (any_escape8(w)) break;
+    clean += 8;
+  }
+  while (clean < n && !kEscape.needs[static_cast<unsigned char>(p[clean])]) ++clean;
+  if (clean == n) {  // the common case
+    put(p, n);
+    put('"');
+    return;
+  }
   size_t run = 0;
-  for (size_t i = 0; i < n; ++i) {
+  for (size_t i = clean; i < n; ++i) {
     unsigned char c = static_cast<unsigned char>(p[i]);
     if (!kEscape.needs[c]) continue;
     put(p + run, i - run);

@@ -196,7 +196,7 @@ bool Server::handle_message(Conn* c, wire::MessageType type, const uint8_t* p, u
       uint64_t n = 0;
       wire::DecodeError e = wire::decode_spans_payload(p, len, scratch_, [&](const wire::Span&) {
         sanitize_span(scratch_, stats_.sanitized_strings);
-        store_->add(c->resource, std::move(scratch_));
+        store_->add(c->resource, scratch_);
         ++n;
       });
       if (e != wire::DecodeError::Ok) {

@@ -17,7 +17,7 @@ SpanStore::SpanStore(std::vector<std::unique_ptr<Exporter>>* exporters, uint32_t
   batch_.spans.reserve(max_spans_);
 }
 
-void SpanStore::add(const std::shared_ptr<const ResourceInfo>& resource, wire::Span&& span) {
+void SpanStore::add(const std::shared_ptr<const ResourceInfo>& resource, wire::Span& span) {
   if (batch_.spans.empty()) batch_started_ms_ = monotonic_ms();
   if (resource.get() != last_resource_) {
     uint32_t idx = uint32_t(batch_.resources.size());
@@ -30,6 +30,10 @@ void SpanStore::add(const std::shared_ptr<const ResourceInfo>& resource, wire::S
   batch_.spans.push_back(std::move(span));
   batch_.resource_of.push_back(last_index_);
   ++spans_added_;
+  if (!pool_.empty()) {
+    span = std::move(pool_.back());
+    pool_.pop_back();
+  }
 }
 
 void SpanStore::rollback(size_t mark) {
@@ -79,6 +83,12 @@ void SpanStore::flush() {
       (*exporters_)[e]->export_batch(std::move(copy));
     }
     exporters_->back()->export_batch(std::move(out));
+    // An exporter that only read the batch (store, console) leaves the spans
+    // here: keep them for the decoder to reuse.
+    for (auto& sp : out.spans) {
+      if (pool_.size() >= 2 * size_t(max_spans_)) break;
+      pool_.push_back(std::move(sp));
+    }
   }
 }
 

@@ -14,8 +14,10 @@ class SpanStore {
  public:
   SpanStore(std::vector<std::unique_ptr<Exporter>>* exporters, uint32_t max_spans, uint32_t max_delay_ms);
 
-  // Adds a span (moved from) sent by `resource`.
-  void add(const std::shared_ptr<const ResourceInfo>& resource, wire::Span&& span);
+  // Adds a span sent by `resource`. `span` is moved into the batch and
+  // replaced by a recycled one (whose strings and vectors keep their
+  // capacity), so the decoder's next span allocates nothing in the common case.
+  void add(const std::shared_ptr<const ResourceInfo>& resource, wire::Span& span);
   // Marks and rolls back a group of adds (a message found malformed midway).
   size_t mark() const { return batch_.spans.size(); }
   void rollback(size_t mark);
@@ -36,6 +38,7 @@ class SpanStore {
   const ResourceInfo* last_resource_ = nullptr;
   uint32_t last_index_ = 0;
   uint64_t spans_added_ = 0;
+  std::vector<wire::Span> pool_;  // spans an exporter gave back, for reuse
 };
 
 }  // namespace agent_run::collector

@@ -159,3 +159,19 @@ TEST_CASE("the protobuf request carries the batch (parsed back with libprotobuf)
   CHECK(root.status().code() == opentelemetry::proto::trace::v1::Status::STATUS_CODE_ERROR);
   CHECK(root.events(0).name() == "ev");
 }
+
+TEST_CASE("JSON strings: every special byte at every position round-trips through nlohmann") {
+  std::vector<std::string> specials = {"\"", "\\", "\n", "\x01", "\x1f", "\t", "\x7f", "\xC3\xA9", " "};
+  for (const auto& sp : specials) {
+    for (size_t pos = 0; pos < 24; ++pos) {
+      std::string s = std::string(pos, 'a') + sp + std::string(24 - pos, 'b');
+      std::string out;
+      collector::append_json_string(out, s);
+      INFO("special " << int((unsigned char)sp[0]) << " at " << pos);
+      CHECK(json::parse(out).get<std::string>() == s);
+    }
+  }
+  std::string empty;
+  collector::append_json_string(empty, "");
+  CHECK(empty == "\"\"");
+}
