@@ -99,6 +99,10 @@ def test_backend_answering_503_then_200_gets_every_span_once(tmp_path, env_witho
         assert col.wait_exit() == 0
         lines = rec.lines()
         assert sum(1 for l in lines if l["status"] == 503) == 4
+        # Retry-After: 1 is honoured: each retry comes at least a second after the 503
+        # (a lower bound: a busy machine only makes the wait longer).
+        times = [l["t"] for l in lines[:5]]
+        assert all(b - a >= 950 for a, b in zip(times, times[1:])), times
         spans = rec.spans()
         check_driver_spans(spans, procs=2, requests=400)  # every span, none twice
         st = col.stats()
@@ -128,6 +132,30 @@ def test_backend_down_at_exit_spans_dropped_and_counted_within_the_drain_time(tm
         assert st["exporters"]["otlp"]["exported"] == 0
         assert st["exporters"]["otlp"]["dropped"] == 200
         assert st["drain_ms"] <= 1500 + 1000  # the deadline, plus one request's unwinding
+    finally:
+        app.exit()
+        if col:
+            col.stop()
+        rec.stop()
+
+
+def test_queue_is_bounded_while_the_backend_is_down(tmp_path, env_without_proxy):
+    rec = Receiver(tmp_path, fail=1000000)
+    app = App()
+    col = None
+    try:
+        col = Collector(tmp_path, app.pid, exporter="otlp",
+                        extra=["--otlp-endpoint=" + rec.url, "--otlp-queue-spans=300", "--batch-max-spans=100",
+                               "--otlp-retry-initial-ms=50", "--drain-timeout-ms=1000"],
+                        env=env_without_proxy)
+        run_driver(col.socket, "--requests=500")
+        app.exit()
+        assert col.wait_exit(timeout=30) == 0
+        st = col.stats()
+        assert st["spans_received"] == 1000
+        assert st["exporters"]["otlp"]["exported"] == 0
+        assert st["exporters"]["otlp"]["dropped"] == 1000  # queue full, then the drain deadline: all counted
+        assert "queue full (300 spans)" in col.log_text()
     finally:
         app.exit()
         if col:

@@ -58,7 +58,7 @@ const server = http.createServer((req, res) => {
       if (retryAfter !== undefined) headers['Retry-After'] = retryAfter;
       res.writeHead(503, headers);
       res.end('unavailable');
-      fs.appendFileSync(out, JSON.stringify({ request: n, status: 503 }) + '\n');
+      fs.appendFileSync(out, JSON.stringify({ request: n, status: 503, t: Date.now() }) + '\n');
       return;
     }
     let body = Buffer.concat(chunks);
@@ -71,6 +71,7 @@ const server = http.createServer((req, res) => {
       const line = hexify(obj);
       line.request = n;
       line.status = 200;
+      line.t = Date.now();
       line.encoding = encoding;
       line.headers = { 'x-test-header': req.headers['x-test-header'] || null };
       fs.appendFileSync(out, JSON.stringify(line) + '\n');
