@@ -169,3 +169,32 @@ def test_console_exporter_beside_the_store(tmp_path):
     finally:
         app.exit()
         col.stop()
+
+
+def test_collector_does_not_wait_for_a_process_that_outlives_the_app(tmp_path):
+    """A leftover process still connected when the app exits does not keep the
+    collector alive past its drain time; what it sent is exported."""
+    import subprocess
+    from collector_helpers import SINK_DRIVER, kill_quietly
+    app = App()
+    col = Collector(tmp_path, app.pid, extra=["--drain-timeout-ms=1000"])
+    leftover = None
+    try:
+        leftover = subprocess.Popen([SINK_DRIVER, "--socket=" + col.socket, "--mode=load", "--phase-seconds=0.3"],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        phase1 = json.loads(leftover.stdout.readline())  # connected, sent, now waiting on stdin
+        assert phase1["sent"] > 0
+        app.exit()
+        assert col.wait_exit(timeout=30) == 0
+        assert leftover.poll() is None, "the leftover process is still running"
+        st = col.stats()
+        assert st["reason"] == "app exited"
+        assert st["drain_ms"] <= 1000 + 1000
+        assert "connections still open at the end of the drain" in col.log_text()
+        # Everything it recorded (2 spans a request) was flushed during the drain and exported.
+        assert st["spans_received"] == 2 * phase1["requests"]
+        assert len(read_store(col.data_dir)) == st["spans_received"]
+    finally:
+        kill_quietly(leftover)
+        app.exit()
+        col.stop()
