@@ -57,7 +57,12 @@ def check_server(proc, port, master_pid):
         assert info["ppid"] == master_pid
         assert hook_mapped(pid)
     assert hook_mapped(master_pid)
-    assert set(seen) <= set(children_of(master_pid))
+    kids = children_of(master_pid)
+    assert set(seen) <= set(kids)
+    # The collector runs beside the app, never as a child the master would reap.
+    for kid in kids:
+        with open("/proc/%d/cmdline" % kid, "rb") as f:
+            assert b"libexec/agent-run/collector" not in f.read()
 
 
 @pytest.mark.skipif(shutil.which("gunicorn", path="/usr/bin") is None, reason="gunicorn is not installed")
