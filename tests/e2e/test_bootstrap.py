@@ -122,3 +122,33 @@ def test_agent_loads_on_every_supported_cpython(home, python):
     assert r.returncode == 0, r.stderr
     assert facts(r.stdout)["hook"] == "True", r.stderr
     assert r.stderr == b""
+
+
+def _bootstrap_dir(home):
+    probe = run([AGENT_RUN, "--dry-run", SYSTEM_PYTHON], env=clean_env(home))
+    return next(l.split("=", 1)[1].strip() for l in probe.stdout.decode().splitlines()
+                if l.strip().startswith("AGENT_RUN_BOOTSTRAP="))
+
+
+@pytest.mark.parametrize("damage", ["garbage", "missing"])
+def test_broken_hook_module_leaves_the_app_running(home, tmp_path, damage):
+    # A bootstrap whose hook module cannot load (a damaged or missing file):
+    # the app runs, one warning, and the children do not try again.
+    import shutil
+    boot = tmp_path / "boot"
+    shutil.copytree(_bootstrap_dir(home), str(boot))
+    for so in glob.glob(str(boot / "_agent_run" / "_hook.cpython-311*.so")):
+        if damage == "garbage":
+            with open(so, "wb") as f:
+                f.write(b"\x7fELF not really")
+        else:
+            os.unlink(so)
+    code = ("import os, sys, subprocess; print('hook', '_agent_run._hook' in sys.modules);"
+            "print('child sees', os.environ.get('PYTHONPATH', '<unset>'))")
+    env = clean_env(home, PYTHONPATH="%s:/opt/u" % boot, AGENT_RUN_BOOTSTRAP=str(boot),
+                    AGENT_RUN_ORIG_PYTHONPATH="/opt/u", AGENT_RUN_VERSION="x")
+    r = run([SYSTEM_PYTHON, "-c", code], env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"hook False\nchild sees /opt/u\n"
+    lines = [l for l in r.stderr.decode().splitlines() if l.strip()]
+    assert len(lines) == 1 and "running without the agent" in lines[0], lines
