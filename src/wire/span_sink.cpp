@@ -303,8 +303,16 @@ void Flusher::run() {
 
 void* flusher_main(void*) {
   State& s = state();
-  Flusher f(s);
-  f.run();
+  try {
+    Flusher f(s);
+    f.run();
+  } catch (...) {
+    // Only allocation failures can get here: stop this flusher; the next
+    // submit starts a new one. Nothing escapes into the app.
+    std::lock_guard<std::mutex> lock(s.mu);
+    s.thread_running = false;
+    s.done.notify_all();
+  }
   return nullptr;
 }
 
@@ -334,7 +342,7 @@ SpanSink& SpanSink::instance() {
   return sink;
 }
 
-void SpanSink::configure(const SinkOptions& options) {
+void SpanSink::configure(const SinkOptions& options) try {
   State& s = state();
   std::call_once(g_atfork_once, [] { pthread_atfork(atfork_prepare, atfork_parent, atfork_child); });
   std::lock_guard<std::mutex> lock(s.mu);
@@ -352,6 +360,8 @@ void SpanSink::configure(const SinkOptions& options) {
   s.stopping = false;
   s.collector_down = false;
   s.config_generation++;
+} catch (...) {
+  // Out of memory copying the options: the sink stays as it was.
 }
 
 bool SpanSink::submit(const Span& span) {
