@@ -80,7 +80,14 @@ class _Response(object):
             exc = e
             raise
         finally:
-            _wsgi_finish(self._span, self._state[0], exc)
+            _finish(self._span, self._state[0], exc)
+
+
+def _finish(span, status, exc):
+    try:
+        _wsgi_finish(span, status, exc)
+    except Exception:
+        pass  # the agent's failure never becomes the app's
 
 
 _ENV_KEY = "agent_run.server_span"
@@ -89,8 +96,11 @@ _ENV_KEY = "agent_run.server_span"
 def _traced_call(app, environ, start_response):
     if _ENV_KEY in environ:
         return app(environ, start_response)  # an outer wrapper already traces this request
-    span = _wsgi_start(environ)
-    environ[_ENV_KEY] = span
+    try:
+        span = _wsgi_start(environ)
+        environ[_ENV_KEY] = span
+    except Exception:
+        return app(environ, start_response)  # untraced, never broken
     state = [None, None]  # status line, exception
 
     def _start_response(status, headers, exc_info=None):
@@ -102,7 +112,7 @@ def _traced_call(app, environ, start_response):
     try:
         result = app(environ, _start_response)
     except BaseException as e:
-        _wsgi_finish(span, state[0], e)
+        _finish(span, state[0], e)
         raise
     # Current span until close(): the server iterates and closes in this same
     # thread and context (gunicorn's sync/gthread workers, uWSGI).
