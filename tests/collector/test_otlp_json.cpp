@@ -175,3 +175,66 @@ TEST_CASE("JSON strings: every special byte at every position round-trips throug
   collector::append_json_string(empty, "");
   CHECK(empty == "\"\"");
 }
+
+#include <google/protobuf/util/json_util.h>
+
+namespace {
+
+std::string b64(const std::string& raw) {
+  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < raw.size(); i += 3) {
+    uint32_t v = (uint8_t(raw[i]) << 16) | (uint8_t(raw[i + 1]) << 8) | uint8_t(raw[i + 2]);
+    for (int k = 3; k >= 0; --k) out += t[(v >> (6 * k)) & 63];
+  }
+  if (raw.size() - i == 1) {
+    uint32_t v = uint8_t(raw[i]) << 16;
+    out += t[(v >> 18) & 63];
+    out += t[(v >> 12) & 63];
+    out += "==";
+  } else if (raw.size() - i == 2) {
+    uint32_t v = (uint8_t(raw[i]) << 16) | (uint8_t(raw[i + 1]) << 8);
+    out += t[(v >> 18) & 63];
+    out += t[(v >> 12) & 63];
+    out += t[(v >> 6) & 63];
+    out += '=';
+  }
+  return out;
+}
+
+std::string unhex(const std::string& h) {
+  std::string out;
+  for (size_t i = 0; i + 1 < h.size(); i += 2) out += char(std::stoi(h.substr(i, 2), nullptr, 16));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("every OTLP JSON field name and type is one of the OTLP messages' (protobuf's JSON parser, strict)") {
+  collector::SpanBatch b = make_batch();
+  std::string line;
+  collector::append_otlp_json_line(b, line);
+  json doc = json::parse(line);
+  // OTLP/JSON differs from proto3 JSON only in the ids (hex, not base64): convert them back.
+  for (auto& rs : doc["resourceSpans"])
+    for (auto& ss : rs["scopeSpans"])
+      for (auto& sp : ss["spans"])
+        for (const char* k : {"traceId", "spanId", "parentSpanId"})
+          if (sp.contains(k)) sp[k] = b64(unhex(sp[k].get<std::string>()));
+  opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest req;
+  google::protobuf::util::JsonParseOptions strict;
+  strict.ignore_unknown_fields = false;
+  auto status = google::protobuf::util::JsonStringToMessage(doc.dump(), &req, strict);
+  INFO(status.ToString());
+  REQUIRE(status.ok());
+  REQUIRE(req.resource_spans_size() == 2);
+  const auto& sp = req.resource_spans(0).scope_spans(0).spans(0);
+  CHECK(sp.trace_id() == std::string(reinterpret_cast<const char*>(b.spans[0].trace_id), 16));
+  CHECK(sp.start_time_unix_nano() == b.spans[0].start_unix_nano);
+  CHECK(sp.status().code() == opentelemetry::proto::trace::v1::Status::STATUS_CODE_ERROR);
+  CHECK(sp.events(0).time_unix_nano() == 42u);
+  CHECK(sp.dropped_attributes_count() == 2u);
+  CHECK(sp.attributes(1).value().int_value() == INT64_MIN);
+  CHECK(req.resource_spans(1).resource().attributes(1).value().int_value() == 22);
+}
