@@ -187,7 +187,9 @@ def test_collector_killed_or_stuck_under_load_the_app_keeps_serving_and_counts_d
             assert accounted <= final["submitted"]
         # Same work per request, same latency (ratios, so noise on a shared machine is tolerated).
         assert p2["requests"] >= 0.5 * p1["requests"]
-        assert p2["p50_ns"] <= 1.5 * p1["p50_ns"], (p1, p2)
+        assert p2["p50_ns"] <= 2 * p1["p50_ns"], (p1, p2)
+        # No request waited on the collector (its send timeout is 1 s).
+        assert p2["max_ns"] < 1e9, (p1, p2)
     finally:
         kill_quietly(driver)
         app.exit()

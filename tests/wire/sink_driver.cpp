@@ -139,9 +139,10 @@ void print_phase(int n, Phase& ph) {
   std::sort(ph.lat.begin(), ph.lat.end());
   auto pct = [&](double p) { return ph.lat.empty() ? 0 : ph.lat[size_t(p * double(ph.lat.size() - 1))]; };
   std::printf(
-      "{\"phase\":%d,\"requests\":%zu,\"p50_ns\":%llu,\"p90_ns\":%llu,\"p99_ns\":%llu,\"sent\":%llu,"
+      "{\"phase\":%d,\"requests\":%zu,\"p50_ns\":%llu,\"p90_ns\":%llu,\"p99_ns\":%llu,\"max_ns\":%llu,\"sent\":%llu,"
       "\"dropped_no_collector\":%llu,\"dropped_buffer_full\":%llu}\n",
       n, ph.lat.size(), (unsigned long long)pct(0.5), (unsigned long long)pct(0.9), (unsigned long long)pct(0.99),
+      (unsigned long long)(ph.lat.empty() ? 0 : ph.lat.back()),
       (unsigned long long)(ph.after.sent - ph.before.sent),
       (unsigned long long)(ph.after.dropped_no_collector - ph.before.dropped_no_collector),
       (unsigned long long)(ph.after.dropped_buffer_full - ph.before.dropped_buffer_full));
