@@ -97,11 +97,12 @@ std::optional<std::string> start_collector(const CollectorLaunch& p, std::string
       p.collector_path,
       "--socket=" + socket_path,
       "--app-pid=" + std::to_string(app_pid),
-      "--ready-fd=3",
       "--remove-socket-dir=1",  // removed at exit when empty (a log with warnings stays)
       "--exporter=" + (p.exporters.empty() ? std::string("none") : join(p.exporters)),
       "--drain-timeout-ms=" + std::to_string(p.drain_timeout_ms),
   };
+  const bool wait_ready = p.ready_timeout_ms > 0;
+  if (wait_ready) args.push_back("--ready-fd=3");
   // Without --log the collector logs to collector.log in the socket directory
   // and removes it after a clean run.
   if (!p.log_path.empty()) args.push_back("--log=" + log_path);
@@ -139,8 +140,8 @@ std::optional<std::string> start_collector(const CollectorLaunch& p, std::string
   envp.push_back(nullptr);
 
   int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-  int ready[2];
-  if (devnull < 0 || ::pipe2(ready, O_CLOEXEC) != 0) {
+  int ready[2] = {-1, -1};
+  if (devnull < 0 || (wait_ready && ::pipe2(ready, O_CLOEXEC) != 0)) {
     error = std::string("cannot create the collector's readiness pipe: ") + std::strerror(errno);
     if (devnull >= 0) ::close(devnull);
     ::rmdir(dir->c_str());
@@ -166,12 +167,16 @@ std::optional<std::string> start_collector(const CollectorLaunch& p, std::string
     ::dup2(devnull, 0);
     ::dup2(devnull, 1);
     ::dup2(devnull, 2);
-    if (ready[1] == 3) {
-      ::fcntl(3, F_SETFD, 0);
+    if (!wait_ready) {
+      close_from(3);
     } else {
-      ::dup2(ready[1], 3);  // dup2 clears close-on-exec
+      if (ready[1] == 3) {
+        ::fcntl(3, F_SETFD, 0);
+      } else {
+        ::dup2(ready[1], 3);  // dup2 clears close-on-exec
+      }
+      close_from(4);
     }
-    close_from(4);
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -182,11 +187,12 @@ std::optional<std::string> start_collector(const CollectorLaunch& p, std::string
     ::execve(argv[0], argv.data(), envp.data());
     ::_exit(127);
   }
-  ::close(ready[1]);
+  if (wait_ready) ::close(ready[1]);
   ::close(devnull);
   int status = 0;
   while (::waitpid(mid, &status, 0) < 0 && errno == EINTR) {
   }
+  if (!wait_ready) return socket_path;
 
   // Wait for the one byte the collector writes once it listens (EOF: it exited).
   bool ok = false;

@@ -36,7 +36,11 @@ struct CollectorLaunch {
   uint32_t drain_timeout_ms = 5000;
   std::string log_path;               // empty: collector.log in the socket directory
   int app_pid = 0;                    // 0: getpid() (the PID the program keeps after exec)
-  uint32_t ready_timeout_ms = 1000;   // upper bound; the usual wait is the collector's startup (a few ms)
+  // 0: do not wait (the launcher's default). The collector's startup (tens of
+  // ms: it loads libcurl and libprotobuf) then overlaps the app's, and the
+  // app's sink connects when the socket appears; spans sent before that wait
+  // in the app's buffer. > 0: wait until it listens, at most this long.
+  uint32_t ready_timeout_ms = 0;
   std::vector<std::string> extra_args;  // more --key=value options for the collector
 };
 

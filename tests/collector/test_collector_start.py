@@ -101,10 +101,14 @@ def test_socket_dir_is_under_a_private_xdg_runtime_dir(tmp_path):
 
 
 def test_app_runs_when_the_collector_cannot_start(tmp_path):
-    for collector in ["/nonexistent/collector", "/bin/false"]:
+    # A missing collector is found before anything starts; one that exits at
+    # once is found when the caller waits for it to listen.
+    for collector, ready in [("/nonexistent/collector", "0"), ("/nonexistent/collector", "1000"),
+                             ("/bin/false", "1000")]:
         result = tmp_path / "result"
         out = subprocess.run([START_DRIVER, "--collector=" + collector, "--data-dir=%s" % (tmp_path / "t"),
-                              "--result=%s" % result, "--", sys.executable, "-c", "print('app ran')"],
+                              "--result=%s" % result, "--ready-ms=" + ready, "--",
+                              sys.executable, "-c", "print('app ran')"],
                              capture_output=True, text=True, timeout=60)
         assert out.returncode == 0
         assert out.stdout == "app ran\n"
@@ -119,7 +123,8 @@ def test_collector_that_cannot_write_its_store_does_not_start(tmp_path):
     blocker.write_text("not a directory")
     result = tmp_path / "result"
     out = subprocess.run([START_DRIVER, "--collector=" + COLLECTOR, "--data-dir=%s/sub" % blocker,
-                          "--log=%s" % (tmp_path / "agent.log"), "--result=%s" % result, "--", "true"],
+                          "--log=%s" % (tmp_path / "agent.log"), "--result=%s" % result, "--ready-ms=1000",
+                          "--", "true"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0
     sock, error = open(str(result)).read().split("\n")[:2]
