@@ -29,7 +29,8 @@ struct SourceFile {
   struct stat st;
 };
 
-// Lists regular files under `root` (recursively), sorted, skipping caches.
+// Lists regular files under `root` (recursively); __pycache__ holds the
+// bytecode compiled at build time.
 bool list_sources(const std::string& root, const std::string& rel,
                   std::vector<SourceFile>& out, std::string& error) {
   const std::string dir = rel.empty() ? root : root + "/" + rel;
@@ -40,7 +41,7 @@ bool list_sources(const std::string& root, const std::string& rel,
   }
   while (dirent* e = ::readdir(d)) {
     const std::string name = e->d_name;
-    if (name == "." || name == ".." || name == "__pycache__") continue;
+    if (name == "." || name == "..") continue;
     const std::string child_rel = rel.empty() ? name : rel + "/" + name;
     struct stat st;
     if (::stat((root + "/" + child_rel).c_str(), &st) != 0) continue;
