@@ -46,25 +46,21 @@ def _warn(msg, *args):
 
 class _Response(object):
     """The app's response iterable; ends the server span at close()."""
-    __slots__ = ("_result", "_iter", "_span", "_state")
+    __slots__ = ("_result", "_span", "_state")
 
     def __init__(self, result, span, state):
         self._result = result
-        self._iter = None
         self._span = span
         self._state = state
 
     def __iter__(self):
-        self._iter = iter(self._result)
-        return self
+        # A generator: the end of iteration costs no exception object here.
+        return self._chunks()
 
-    def __next__(self):
-        it = self._iter
-        if it is None:
-            it = self._iter = iter(self._result)
+    def _chunks(self):
         try:
-            return next(it)
-        except StopIteration:
+            yield from self._result
+        except GeneratorExit:
             raise
         except BaseException as e:
             self._state[1] = e
@@ -197,6 +193,8 @@ def patch_flask(flask_app_module, patcher=None):
         return request_holder[0]
 
     def wsgi_app(self, environ, start_response):
+        if _ENV_KEY in environ:  # a server wrapper traces this request already
+            return orig_wsgi_app(self, environ, start_response)
         return _traced_call(lambda e, s: orig_wsgi_app(self, e, s), environ, start_response)
 
     def dispatch_request(self, *args, **kwargs):
@@ -204,12 +202,12 @@ def patch_flask(flask_app_module, patcher=None):
         try:
             span = _current_span()
             if span is not None and span.kind == _SERVER:
-                request = flask_request()
+                request = flask_request()._get_current_object()  # one proxy lookup
                 rule = request.url_rule
                 if rule is not None:
                     route = rule.rule
                     span.set_attribute("http.route", route)
-                    span.name = "%s %s" % (request.method, route)
+                    span.name = request.method + " " + route
             else:
                 span = None
         except Exception:

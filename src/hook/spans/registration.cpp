@@ -191,9 +191,30 @@ PyObject* py_db_span(PyObject*, PyObject* args) {
 
 // ---- WSGI server spans ----
 
-const char* environ_str(PyObject* environ, const char* key, Py_ssize_t* len = nullptr) {
-  PyObject* v = PyDict_GetItemString(environ, key);  // borrowed
-  if (v == nullptr || !PyUnicode_Check(v)) return nullptr;
+// The environ keys read per request, as interned str objects made once:
+// PyDict_GetItemString would build and hash a new str on every lookup.
+enum EnvKey { kMethod, kTraceparent, kScriptName, kPathInfo, kScheme, kHost, kServerName, kServerPort,
+              kProtocol, kRemoteAddr, kUserAgent, kEnvKeyCount };
+const char* const kEnvKeyNames[kEnvKeyCount] = {
+    "REQUEST_METHOD", "HTTP_TRACEPARENT", "SCRIPT_NAME", "PATH_INFO", "wsgi.url_scheme", "HTTP_HOST",
+    "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL", "REMOTE_ADDR", "HTTP_USER_AGENT"};
+PyObject* g_env_keys[kEnvKeyCount] = {};
+
+bool init_env_keys() {
+  for (int i = 0; i < kEnvKeyCount; ++i) {
+    if (g_env_keys[i] == nullptr) g_env_keys[i] = PyUnicode_InternFromString(kEnvKeyNames[i]);
+    if (g_env_keys[i] == nullptr) return false;
+  }
+  return true;
+}
+
+const char* environ_str(PyObject* environ, EnvKey key, Py_ssize_t* len = nullptr) {
+  PyObject* v = PyDict_GetItemWithError(environ, g_env_keys[key]);  // borrowed
+  if (v == nullptr) {
+    PyErr_Clear();
+    return nullptr;
+  }
+  if (!PyUnicode_Check(v)) return nullptr;
   const char* s = PyUnicode_AsUTF8AndSize(v, len);
   if (s == nullptr) PyErr_Clear();
   return s;
@@ -207,23 +228,24 @@ PyObject* py_wsgi_start(PyObject*, PyObject* environ) {
     PyErr_SetString(PyExc_TypeError, "environ is a dict");
     return nullptr;
   }
-  const char* method = environ_str(environ, "REQUEST_METHOD");
+  if (!init_env_keys()) return nullptr;
+  const char* method = environ_str(environ, kMethod);
   if (method == nullptr || !*method) method = "_OTHER";
-  const char* tp = environ_str(environ, "HTTP_TRACEPARENT");
+  const char* tp = environ_str(environ, kTraceparent);
   // A request starts its own trace (or continues the caller's): never a
   // child of whatever this thread left current.
   SpanObject* s = new_span(method, wire::SpanKind::Server, nullptr, tp, false);
   if (s == nullptr) return nullptr;
   wire::Span& sp = s->span;
-  sp.attributes.reserve(10);
+  sp.attributes.reserve(12);
   set_attribute(sp, "http.request.method", std::string(method));
   std::string path;
-  if (const char* sn = environ_str(environ, "SCRIPT_NAME")) path = sn;
-  if (const char* pi = environ_str(environ, "PATH_INFO")) path += pi;
+  if (const char* sn = environ_str(environ, kScriptName)) path = sn;
+  if (const char* pi = environ_str(environ, kPathInfo)) path += pi;
   if (path.empty()) path = "/";
   set_attribute(sp, "url.path", std::move(path));
-  if (const char* v = environ_str(environ, "wsgi.url_scheme")) set_attribute(sp, "url.scheme", std::string(v));
-  const char* host = environ_str(environ, "HTTP_HOST");
+  if (const char* v = environ_str(environ, kScheme)) set_attribute(sp, "url.scheme", std::string(v));
+  const char* host = environ_str(environ, kHost);
   std::string address;
   long port = 0;
   if (host != nullptr && *host) {
@@ -234,17 +256,17 @@ PyObject* py_wsgi_start(PyObject*, PyObject* environ) {
       h.resize(colon);
     }
     address = h;
-  } else if (const char* sn = environ_str(environ, "SERVER_NAME")) {
+  } else if (const char* sn = environ_str(environ, kServerName)) {
     address = sn;
   }
   if (port == 0)
-    if (const char* p = environ_str(environ, "SERVER_PORT")) port = std::strtol(p, nullptr, 10);
+    if (const char* p = environ_str(environ, kServerPort)) port = std::strtol(p, nullptr, 10);
   if (!address.empty()) set_attribute(sp, "server.address", std::move(address));
   if (port > 0) set_attribute(sp, "server.port", int64_t(port));
-  if (const char* v = environ_str(environ, "SERVER_PROTOCOL"))
+  if (const char* v = environ_str(environ, kProtocol))
     if (std::strncmp(v, "HTTP/", 5) == 0) set_attribute(sp, "network.protocol.version", std::string(v + 5));
-  if (const char* v = environ_str(environ, "REMOTE_ADDR")) set_attribute(sp, "client.address", std::string(v));
-  if (const char* v = environ_str(environ, "HTTP_USER_AGENT")) set_attribute(sp, "user_agent.original", std::string(v));
+  if (const char* v = environ_str(environ, kRemoteAddr)) set_attribute(sp, "client.address", std::string(v));
+  if (const char* v = environ_str(environ, kUserAgent)) set_attribute(sp, "user_agent.original", std::string(v));
   if (activate(s) < 0) {
     Py_DECREF(s);
     return nullptr;
