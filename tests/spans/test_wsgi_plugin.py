@@ -268,3 +268,17 @@ def test_when_module_appears(pkg):
         assert seen == [m]
     finally:
         del sys.modules["agent_run_test_late_module"]
+
+
+def test_python_fallback_path(pkg):
+    """The Python _traced_call (used if the hook module has no wsgi_call) behaves the same."""
+    wsgi, h = pkg
+    native = wsgi._traced_call
+    wsgi._traced_call = wsgi._py_traced_call
+    try:
+        test_server_span_with_child_ends_at_close(pkg)
+        test_exception_in_app_and_in_iteration(pkg)
+        test_5xx_is_an_error(pkg)
+    finally:
+        wsgi._traced_call = native
+    assert native is h.wsgi_call

@@ -115,6 +115,11 @@ def _traced_call(app, environ, start_response):
     return _Response(result, span, state)
 
 
+_py_traced_call = _traced_call
+# The same, natively (src/hook/spans/registration.cpp): no Python frames per request.
+_traced_call = getattr(_hook, "wsgi_call", None) or _py_traced_call
+
+
 def wrap_wsgi_app(app):
     """A traced WSGI app calling `app`; idempotent."""
     if app is None or getattr(app, _MARK, False):

@@ -276,18 +276,11 @@ PyObject* py_wsgi_start(PyObject*, PyObject* environ) {
 
 // wsgi_finish(span, status, exc=None): status is start_response's status
 // line ("200 OK") or None; 5xx or an exception make the span an error.
-PyObject* py_wsgi_finish(PyObject*, PyObject* args) {
-  PyObject *span, *status, *exc = Py_None;
-  if (!PyArg_ParseTuple(args, "OO|O:wsgi_finish", &span, &status, &exc)) return nullptr;
-  if (!is_span(span)) {
-    PyErr_SetString(PyExc_TypeError, "wsgi_finish() takes a Span");
-    return nullptr;
-  }
-  auto* s = reinterpret_cast<SpanObject*>(span);
+void finish_server(SpanObject* s, PyObject* status, PyObject* exc) {
   uint64_t end = monotonic_ns();
   if (!s->ended) {
     long code = 0;
-    if (status != Py_None && PyUnicode_Check(status)) {
+    if (status != nullptr && status != Py_None && PyUnicode_Check(status)) {
       const char* st = PyUnicode_AsUTF8(status);
       if (st == nullptr) PyErr_Clear();
       else code = std::strtol(st, nullptr, 10);
@@ -296,7 +289,7 @@ PyObject* py_wsgi_finish(PyObject*, PyObject* args) {
       set_attribute(s->span, "http.response.status_code", int64_t(code));
       if (code >= 500) s->span.status_code = wire::StatusCode::Error;
     }
-    if (exc != Py_None && PyExceptionInstance_Check(exc)) {
+    if (exc != nullptr && exc != Py_None && PyExceptionInstance_Check(exc)) {
       record_exception(s->span, exc, true);
       if (code == 0) set_attribute(s->span, "error.type", std::string(Py_TYPE(exc)->tp_name));
     } else if (code >= 500) {
@@ -305,7 +298,254 @@ PyObject* py_wsgi_finish(PyObject*, PyObject* args) {
   }
   deactivate(s);
   end_span(s, end);
+}
+
+PyObject* py_wsgi_finish(PyObject*, PyObject* args) {
+  PyObject *span, *status, *exc = Py_None;
+  if (!PyArg_ParseTuple(args, "OO|O:wsgi_finish", &span, &status, &exc)) return nullptr;
+  if (!is_span(span)) {
+    PyErr_SetString(PyExc_TypeError, "wsgi_finish() takes a Span");
+    return nullptr;
+  }
+  finish_server(reinterpret_cast<SpanObject*>(span), status, exc);
   Py_RETURN_NONE;
+}
+
+// ---- the WSGI call wrapper, natively (wsgi_call) ----
+//
+// wsgi_call(app, environ, start_response) does what the Python _traced_call
+// does, without Python frames: the server span, a start_response that keeps
+// the status line, and a response iterable whose close() ends the span.
+
+struct StartResponseObject {
+  PyObject_HEAD
+  PyObject* inner;
+  PyObject* status;
+};
+
+void sr_dealloc(PyObject* self) {
+  auto* o = reinterpret_cast<StartResponseObject*>(self);
+  Py_XDECREF(o->inner);
+  Py_XDECREF(o->status);
+  PyObject_Free(self);
+}
+
+PyObject* sr_call(PyObject* self, PyObject* args, PyObject* kwargs) {
+  auto* o = reinterpret_cast<StartResponseObject*>(self);
+  if (PyTuple_GET_SIZE(args) >= 1) {
+    PyObject* st = PyTuple_GET_ITEM(args, 0);
+    Py_INCREF(st);
+    Py_XSETREF(o->status, st);
+  }
+  return PyObject_Call(o->inner, args, kwargs);
+}
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+PyTypeObject StartResponseType = {PyVarObject_HEAD_INIT(nullptr, 0) "_agent_run._hook.StartResponse",
+                                  sizeof(StartResponseObject)};
+#pragma GCC diagnostic pop
+
+struct ResponseObject {
+  PyObject_HEAD
+  PyObject* result;
+  PyObject* iter;
+  SpanObject* span;
+  StartResponseObject* sr;
+  PyObject* exc;  // raised while iterating
+  bool finished;
+};
+
+PyObject* fetch_exception_value() {
+  // Takes the current exception as a normalized value, leaving it set.
+#if PY_VERSION_HEX >= 0x030C0000
+  PyObject* e = PyErr_GetRaisedException();
+  Py_XINCREF(e);
+  PyErr_SetRaisedException(e);
+  return e;
+#else
+  PyObject *t, *v, *tb;
+  PyErr_Fetch(&t, &v, &tb);
+  PyErr_NormalizeException(&t, &v, &tb);
+  if (v != nullptr && tb != nullptr) PyException_SetTraceback(v, tb);
+  Py_XINCREF(v);
+  PyErr_Restore(t, v, tb);
+  return v;
+#endif
+}
+
+void resp_finish(ResponseObject* r, PyObject* exc) {
+  if (r->finished) return;
+  r->finished = true;
+  finish_server(r->span, r->sr ? r->sr->status : nullptr, exc ? exc : r->exc);
+}
+
+void resp_dealloc(PyObject* self) {
+  auto* r = reinterpret_cast<ResponseObject*>(self);
+  if (!r->finished) {
+    // The server never closed it (not WSGI-compliant): end it now.
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject* saved = PyErr_GetRaisedException();
+#else
+    PyObject *st, *sv, *stb;
+    PyErr_Fetch(&st, &sv, &stb);
+#endif
+    resp_finish(r, nullptr);
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(saved);
+#else
+    PyErr_Restore(st, sv, stb);
+#endif
+  }
+  Py_XDECREF(r->result);
+  Py_XDECREF(r->iter);
+  Py_XDECREF(reinterpret_cast<PyObject*>(r->span));
+  Py_XDECREF(reinterpret_cast<PyObject*>(r->sr));
+  Py_XDECREF(r->exc);
+  PyObject_Free(self);
+}
+
+PyObject* resp_iter(PyObject* self) {
+  auto* r = reinterpret_cast<ResponseObject*>(self);
+  if (r->iter == nullptr) {
+    r->iter = PyObject_GetIter(r->result);
+    if (r->iter == nullptr) {
+      Py_XSETREF(r->exc, fetch_exception_value());
+      return nullptr;
+    }
+  }
+  Py_INCREF(self);
+  return self;
+}
+
+PyObject* resp_next(PyObject* self) {
+  auto* r = reinterpret_cast<ResponseObject*>(self);
+  if (r->iter == nullptr) {
+    r->iter = PyObject_GetIter(r->result);
+    if (r->iter == nullptr) {
+      Py_XSETREF(r->exc, fetch_exception_value());
+      return nullptr;
+    }
+  }
+  PyObject* item = (*Py_TYPE(r->iter)->tp_iternext)(r->iter);
+  if (item == nullptr && PyErr_Occurred()) {
+    if (PyErr_ExceptionMatches(PyExc_StopIteration)) {
+      PyErr_Clear();
+    } else if (!PyErr_ExceptionMatches(PyExc_GeneratorExit)) {
+      Py_XSETREF(r->exc, fetch_exception_value());
+    }
+  }
+  return item;
+}
+
+PyObject* resp_close(PyObject* self, PyObject*) {
+  auto* r = reinterpret_cast<ResponseObject*>(self);
+  PyObject* close = PyObject_GetAttrString(r->result, "close");
+  if (close == nullptr) {
+    if (PyErr_ExceptionMatches(PyExc_AttributeError)) {
+      PyErr_Clear();
+    } else {
+      PyObject* e = fetch_exception_value();
+      resp_finish(r, e);
+      Py_XDECREF(e);
+      return nullptr;
+    }
+  } else {
+    PyObject* res = PyObject_CallObject(close, nullptr);
+    Py_DECREF(close);
+    if (res == nullptr) {
+      PyObject* e = fetch_exception_value();
+      resp_finish(r, e);
+      Py_XDECREF(e);
+      return nullptr;
+    }
+    Py_DECREF(res);
+  }
+  resp_finish(r, nullptr);
+  Py_RETURN_NONE;
+}
+
+PyMethodDef resp_methods[] = {
+    {"close", resp_close, METH_NOARGS, "close(): closes the app's iterable, then ends the server span."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+PyTypeObject ResponseType = {PyVarObject_HEAD_INIT(nullptr, 0) "_agent_run._hook.WsgiResponse",
+                             sizeof(ResponseObject)};
+#pragma GCC diagnostic pop
+
+PyObject* g_server_span_key = nullptr;  // environ["agent_run.server_span"]
+
+int init_wsgi_types() {
+  StartResponseType.tp_dealloc = sr_dealloc;
+  StartResponseType.tp_call = sr_call;
+  StartResponseType.tp_flags = Py_TPFLAGS_DEFAULT;
+  if (PyType_Ready(&StartResponseType) < 0) return -1;
+  ResponseType.tp_dealloc = resp_dealloc;
+  ResponseType.tp_flags = Py_TPFLAGS_DEFAULT;
+  ResponseType.tp_iter = resp_iter;
+  ResponseType.tp_iternext = resp_next;
+  ResponseType.tp_methods = resp_methods;
+  if (PyType_Ready(&ResponseType) < 0) return -1;
+  g_server_span_key = PyUnicode_InternFromString("agent_run.server_span");
+  return g_server_span_key == nullptr ? -1 : 0;
+}
+
+PyObject* call_app(PyObject* app, PyObject* environ, PyObject* start_response) {
+  return PyObject_CallFunctionObjArgs(app, environ, start_response, nullptr);
+}
+
+PyObject* py_wsgi_call(PyObject*, PyObject* args) {
+  PyObject *app, *environ, *start_response;
+  if (!PyArg_UnpackTuple(args, "wsgi_call", 3, 3, &app, &environ, &start_response)) return nullptr;
+  if (!PyDict_Check(environ)) return call_app(app, environ, start_response);
+  int has = PyDict_Contains(environ, g_server_span_key);
+  if (has != 0) {
+    if (has < 0) PyErr_Clear();
+    return call_app(app, environ, start_response);  // an outer wrapper traces this request
+  }
+  PyObject* span = py_wsgi_start(nullptr, environ);
+  if (span == nullptr) {
+    PyErr_Clear();
+    return call_app(app, environ, start_response);  // untraced, never broken
+  }
+  auto* sr = PyObject_New(StartResponseObject, &StartResponseType);
+  if (sr == nullptr || PyDict_SetItem(environ, g_server_span_key, span) < 0) {
+    PyErr_Clear();
+    Py_XDECREF(reinterpret_cast<PyObject*>(sr));
+    finish_server(reinterpret_cast<SpanObject*>(span), nullptr, nullptr);
+    Py_DECREF(span);
+    return call_app(app, environ, start_response);
+  }
+  Py_INCREF(start_response);
+  sr->inner = start_response;
+  sr->status = nullptr;
+  PyObject* result = call_app(app, environ, reinterpret_cast<PyObject*>(sr));
+  if (result == nullptr) {
+    PyObject* e = fetch_exception_value();
+    finish_server(reinterpret_cast<SpanObject*>(span), sr->status, e);
+    Py_XDECREF(e);
+    Py_DECREF(span);
+    Py_DECREF(reinterpret_cast<PyObject*>(sr));
+    return nullptr;
+  }
+  auto* r = PyObject_New(ResponseObject, &ResponseType);
+  if (r == nullptr) {
+    PyErr_Clear();
+    finish_server(reinterpret_cast<SpanObject*>(span), sr->status, nullptr);
+    Py_DECREF(span);
+    Py_DECREF(reinterpret_cast<PyObject*>(sr));
+    return result;
+  }
+  r->result = result;
+  r->iter = nullptr;
+  r->span = reinterpret_cast<SpanObject*>(span);
+  r->sr = sr;
+  r->exc = nullptr;
+  r->finished = false;
+  return reinterpret_cast<PyObject*>(r);
 }
 
 PyMethodDef span_functions[] = {
@@ -328,6 +568,9 @@ PyMethodDef span_functions[] = {
      "db_span(start_monotonic_ns, db_system, statement=None, exc=None): record a finished CLIENT span."},
     {"wsgi_start", py_wsgi_start, METH_O, "wsgi_start(environ) -> the request's SERVER Span, activated."},
     {"wsgi_finish", py_wsgi_finish, METH_VARARGS, "wsgi_finish(span, status_line, exc=None): end the SERVER span."},
+    {"wsgi_call", py_wsgi_call, METH_VARARGS,
+     "wsgi_call(app, environ, start_response) -> the app's response, traced: a SERVER span from\n"
+     "wsgi_start(), ended (wsgi_finish) when the server closes the returned iterable."},
     {nullptr, nullptr, 0, nullptr},
 };
 
@@ -337,6 +580,7 @@ namespace agent_run::hook {
 
 int add_span_functions(PyObject* module) {
   if (agent_run::spans::init_span_type() < 0) return -1;
+  if (init_wsgi_types() < 0) return -1;
   if (agent_run::spans::current_span_var() == nullptr) return -1;
   Py_INCREF(&SpanType);
   if (PyModule_AddObject(module, "Span", reinterpret_cast<PyObject*>(&SpanType)) < 0) {
