@@ -2,7 +2,7 @@
 // spans of every process of the app on a UNIX socket, batches them and hands
 // them to the configured exporters; exits (after draining) when the app is
 // gone or on SIGTERM. See docs/collector.md.
-#include <curl/curl.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -78,6 +78,44 @@ nlohmann::json stats_json(const std::string& reason, const Server& server,
   return j;
 }
 
+// The socket directory is private to this run: remove it. The default log
+// inside it (no --log) stays when it has something to say (a warning or an
+// error) or carries the console exporter's output.
+void remove_private_files(const Options& o, const std::string& log_path, Log& log,
+                          bool console_in_log) {
+  if (o.log_path.empty() && log.problems() == 0 && !console_in_log) ::unlink(log_path.c_str());
+  if (o.remove_socket_dir || o.log_path.empty()) ::rmdir(dirname_of(o.socket_path).c_str());
+}
+
+// The OTLP exporter lives in otlp_exporter.so next to this executable, loaded
+// only when configured: libcurl and libprotobuf (38 shared libraries in all)
+// cost 10 ms of CPU at every collector start, which ran beside every app's
+// own start. The module resolves the collector's own symbols (Log, ...) from
+// this executable (linked with ENABLE_EXPORTS).
+std::unique_ptr<Exporter> load_otlp_exporter(const Options& o, std::string& error) {
+  char self[4096];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) {
+    error = "cannot read /proc/self/exe to find otlp_exporter.so";
+    return nullptr;
+  }
+  self[n] = '\0';
+  const std::string path = dirname_of(self) + "/otlp_exporter.so";
+  void* module = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (module == nullptr) {
+    const char* why = ::dlerror();
+    error = "cannot load " + path + " (" + (why ? why : "unknown error") + "); reinstall agent-run";
+    return nullptr;
+  }
+  using Factory = Exporter* (*)(const Options&, std::string&);
+  auto make = reinterpret_cast<Factory>(::dlsym(module, "agent_run_collector_make_otlp_exporter"));
+  if (make == nullptr) {
+    error = path + " has no agent_run_collector_make_otlp_exporter: it is not this agent-run's";
+    return nullptr;
+  }
+  return std::unique_ptr<Exporter>(make(o, error));  // the module stays loaded for the process
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -111,11 +149,13 @@ int main(int argc, char** argv) {
 
   AppWatch watch;
   if (!watch.open(o.app_pid)) {
-    log.error("the app (pid " + std::to_string(o.app_pid) + ") is already gone; not starting");
-    return 1;
+    // A short program can end before its collector is up (the launcher does
+    // not wait for it): nothing to collect, nothing to leave behind.
+    log.info("the app (pid " + std::to_string(o.app_pid) + ") is already gone; not starting");
+    remove_private_files(o, log_path, log, false);
+    return 0;
   }
 
-  curl_global_init(CURL_GLOBAL_DEFAULT);
   std::vector<std::unique_ptr<Exporter>> exporters;
   bool wanted_any = false;
   for (const auto& name : o.exporters) {
@@ -125,7 +165,7 @@ int main(int argc, char** argv) {
     if (name == "store")
       e = make_local_store_exporter(o, error);
     else if (name == "otlp")
-      e = make_otlp_http_exporter(o, error);
+      e = load_otlp_exporter(o, error);
     else if (name == "console")
       e = make_console_exporter(o, error);
     if (e)
@@ -157,15 +197,10 @@ int main(int argc, char** argv) {
   server.unlink_socket();
   uint64_t drain_ms = monotonic_ms() - drain_started;
   log.info("stats " + stats_json(reason, server, exporters, drain_ms).dump());
-  // The socket directory is private to this run: remove it. The default log
-  // inside it (no --log) stays when it has something to say (a warning or an
-  // error) or carries the console exporter's output.
-  std::string sock_dir = dirname_of(o.socket_path);
   bool console_in_log = false;
   for (const auto& e : exporters)
     if (std::string(e->name()) == "console" && o.console_path.empty()) console_in_log = true;
-  if (o.log_path.empty() && log.problems() == 0 && !console_in_log) ::unlink(log_path.c_str());
-  if (o.remove_socket_dir || o.log_path.empty()) ::rmdir(sock_dir.c_str());
+  remove_private_files(o, log_path, log, console_in_log);
   fflush(nullptr);
   // Exporter threads may still be stuck in the network past the deadline: do
   // not run destructors that would wait for them.
