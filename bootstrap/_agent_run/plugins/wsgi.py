@@ -153,7 +153,14 @@ def _replace(patcher, owner, name, new):
 
 # ---- gunicorn ----
 
+def _configure_spans():
+    # Without uWSGI the plugin loads with gunicorn or Flask, not at startup.
+    from _agent_run import spans_setup
+    spans_setup.configure(None, _log)
+
+
 def patch_gunicorn(base_module, patcher=None):
+    _configure_spans()
     cls = getattr(base_module, "BaseApplication", None)
     orig = getattr(cls, "wsgi", None) if cls is not None else None
     if orig is None or getattr(orig, _MARK, False):
@@ -182,6 +189,7 @@ def _is_http_exception(e):
 
 
 def patch_flask(flask_app_module, patcher=None):
+    _configure_spans()
     Flask = getattr(flask_app_module, "Flask", None)
     if Flask is None or getattr(Flask.wsgi_app, _MARK, False):
         return False
@@ -343,8 +351,8 @@ def on_uwsgi_module(uwsgi):
 
 
 def running_under_uwsgi():
-    exe = (sys.executable or "").rsplit("/", 1)[-1]
-    return exe.startswith("uwsgi") or "uwsgi" in sys.modules
+    from _agent_run.plugins import under_uwsgi
+    return under_uwsgi()
 
 
 def install_uwsgi():
