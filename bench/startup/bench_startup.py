@@ -16,7 +16,9 @@ import tempfile
 import time
 
 
-def spawn_wait(argv, env):
+def spawn_wait(argv, env, extra=None):
+    if extra:
+        env = dict(env, **extra)
     t0 = time.perf_counter()
     pid = os.posix_spawn(argv[0], argv, env)
     _, status = os.waitpid(pid, 0)
@@ -41,18 +43,20 @@ def main():
     env.pop("XDG_CACHE_HOME", None)
     bare = [args.python, "-c", "pass"]
     agent = [args.agent_run, args.python, "-c", "pass"]
+    # name -> (argv, extra environment)
     variants = {
-        "python3 -c pass": bare,
-        "agent-run python3 -c pass": agent,
-        "agent-run --disable python3 -c pass": [args.agent_run, "--disable", args.python, "-c", "pass"],
+        "python3 -c pass": (bare, None),
+        "agent-run python3 -c pass": (agent, None),
+        "  the same, collector off": (agent, {"AGENT_RUN_COLLECTOR_ENABLED": "false"}),
+        "agent-run --disable python3 -c pass": ([args.agent_run, "--disable", args.python, "-c", "pass"], None),
     }
-    for argv in variants.values():  # warm up: page cache, bootstrap generation
+    for argv, extra in variants.values():  # warm up: page cache, bootstrap generation
         for _ in range(5):
-            spawn_wait(argv, env)
+            spawn_wait(argv, env, extra)
     samples = {name: [] for name in variants}
     for _ in range(args.rounds):
-        for name, argv in variants.items():
-            samples[name].append(spawn_wait(argv, env))
+        for name, (argv, extra) in variants.items():
+            samples[name].append(spawn_wait(argv, env, extra))
 
     base = statistics.median(samples["python3 -c pass"])
     print("startup, median of %d interleaved rounds (%s)" % (args.rounds, args.python))
