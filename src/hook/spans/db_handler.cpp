@@ -60,15 +60,7 @@ PyMethodDef db_functions[] = {
 }  // namespace
 
 int add_db_handler_functions(PyObject* module) {
-  for (PyMethodDef* def = db_functions; def->ml_name != nullptr; ++def) {
-    PyObject* f = PyCFunction_NewEx(def, nullptr, nullptr);
-    if (f == nullptr) return -1;
-    if (PyModule_AddObject(module, def->ml_name, f) < 0) {
-      Py_DECREF(f);
-      return -1;
-    }
-  }
-  return 0;
+  return PyModule_AddFunctions(module, db_functions);
 }
 
 }  // namespace agent_run::spans

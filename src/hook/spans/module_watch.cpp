@@ -82,15 +82,7 @@ PyMethodDef watch_functions[] = {
 }  // namespace
 
 int add_module_watch_functions(PyObject* module) {
-  for (PyMethodDef* def = watch_functions; def->ml_name != nullptr; ++def) {
-    PyObject* f = PyCFunction_NewEx(def, nullptr, nullptr);
-    if (f == nullptr) return -1;
-    if (PyModule_AddObject(module, def->ml_name, f) < 0) {
-      Py_DECREF(f);
-      return -1;
-    }
-  }
-  return 0;
+  return PyModule_AddFunctions(module, watch_functions);
 }
 
 }  // namespace agent_run::spans

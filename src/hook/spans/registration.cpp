@@ -587,14 +587,7 @@ int add_span_functions(PyObject* module) {
     Py_DECREF(&SpanType);
     return -1;
   }
-  for (PyMethodDef* def = span_functions; def->ml_name != nullptr; ++def) {
-    PyObject* f = PyCFunction_NewEx(def, nullptr, nullptr);
-    if (f == nullptr) return -1;
-    if (PyModule_AddObject(module, def->ml_name, f) < 0) {
-      Py_DECREF(f);
-      return -1;
-    }
-  }
+  if (PyModule_AddFunctions(module, span_functions) < 0) return -1;
   static const struct {
     const char* name;
     long value;
