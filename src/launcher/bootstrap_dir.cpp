@@ -85,6 +85,19 @@ std::string source_key(const std::vector<SourceFile>& files, const struct stat& 
   return fmt::format("{:016x}", f.h);
 }
 
+// The fingerprint the build wrote (share/agent-run/bootstrap.id, a hash of
+// every bootstrap file): one read per launch instead of a walk of the files.
+// Empty when missing or malformed.
+std::string build_fingerprint(const InstallLayout& layout) {
+  std::string text, ignored;
+  if (!read_file(layout.share_dir + "/bootstrap.id", text, ignored)) return "";
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  if (text.empty() || text.size() > 64 ||
+      text.find_first_not_of("0123456789abcdef") != std::string::npos)
+    return "";
+  return text;
+}
+
 std::string render_sitecustomize(const std::string& tmpl) {
   std::string out = tmpl;
   const std::string needle = "@AGENT_RUN_VERSION@";
@@ -118,17 +131,30 @@ std::string default_cache_root() {
 
 bool ensure_bootstrap_dir(const InstallLayout& layout, const std::string& cache_root,
                           BootstrapDir& out, std::string& error) {
-  std::vector<SourceFile> files;
-  if (!list_sources(layout.bootstrap_source(), "", files, error)) return false;
-  std::sort(files.begin(), files.end(),
-            [](const SourceFile& a, const SourceFile& b) { return a.rel < b.rel; });
   const std::string tmpl_path = layout.templates_dir() + "/" + kSitecustomizeTemplate;
-  struct stat tmpl_st;
-  if (::stat(tmpl_path.c_str(), &tmpl_st) != 0) {
-    error = fmt::format("missing {}: reinstall agent-run", tmpl_path);
-    return false;
+  // The installed files are listed only when they are copied, or when the
+  // build's fingerprint is missing (then the key comes from the listing).
+  std::vector<SourceFile> files;
+  bool listed = false;
+  auto list_files = [&]() {
+    if (listed) return true;
+    if (!list_sources(layout.bootstrap_source(), "", files, error)) return false;
+    std::sort(files.begin(), files.end(),
+              [](const SourceFile& a, const SourceFile& b) { return a.rel < b.rel; });
+    listed = true;
+    return true;
+  };
+  std::string key = build_fingerprint(layout);
+  if (key.empty()) {
+    struct stat tmpl_st;
+    if (::stat(tmpl_path.c_str(), &tmpl_st) != 0) {
+      error = fmt::format("missing {}: reinstall agent-run", tmpl_path);
+      return false;
+    }
+    if (!list_files()) return false;
+    key = source_key(files, tmpl_st);
   }
-  const std::string name = fmt::format("bootstrap-{}-{}", kVersion, source_key(files, tmpl_st));
+  const std::string name = fmt::format("bootstrap-{}-{}", kVersion, key);
 
   std::string root = cache_root;
   std::string why_not_cache;
@@ -150,7 +176,7 @@ bool ensure_bootstrap_dir(const InstallLayout& layout, const std::string& cache_
       return false;
     }
     std::string tmpl_text;
-    if (!read_file(tmpl_path, tmpl_text, error)) return false;
+    if (!list_files() || !read_file(tmpl_path, tmpl_text, error)) return false;
     std::string tmp = root + "/.tmp-" + name + "-XXXXXX";
     if (::mkdtemp(tmp.data()) == nullptr) {
       error = fmt::format("cannot create a directory in {}: {}", root, std::strerror(errno));
@@ -188,7 +214,8 @@ bool ensure_bootstrap_dir(const InstallLayout& layout, const std::string& cache_
     return false;
   }
   std::string tmpl_text;
-  if (!read_file(tmpl_path, tmpl_text, error) || !populate(layout, files, tmpl_text, tmp, error)) {
+  if (!list_files() || !read_file(tmpl_path, tmpl_text, error) ||
+      !populate(layout, files, tmpl_text, tmp, error)) {
     remove_tree(tmp);
     return false;
   }

@@ -111,3 +111,22 @@ TEST_CASE("an unsafe cache root is not used") {
   CHECK(why.find("symlink") != std::string::npos);
   remove_tree(root);
 }
+
+TEST_CASE("the build's fingerprint names the bootstrap dir; a malformed one is ignored") {
+  const std::string root = temp_dir();
+  const auto layout = fake_install(root);
+  std::string err;
+  REQUIRE(write_file(root + "/share/agent-run/bootstrap.id", "0123abcd\n", 0644, err));
+  BootstrapDir a;
+  REQUIRE(ensure_bootstrap_dir(layout, root + "/cache", a, err));
+  CHECK(a.path.size() > 9);
+  CHECK(a.path.compare(a.path.size() - 9, 9, "-0123abcd") == 0);
+  CHECK(path_exists(a.path + "/_agent_run/__init__.py"));
+
+  REQUIRE(write_file(root + "/share/agent-run/bootstrap.id", "../../evil\n", 0644, err));
+  BootstrapDir b;
+  REQUIRE(ensure_bootstrap_dir(layout, root + "/cache", b, err));
+  CHECK(b.path.find("evil") == std::string::npos);
+  CHECK(b.path != a.path);
+  remove_tree(root);
+}
