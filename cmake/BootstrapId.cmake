@@ -1,5 +1,5 @@
 # Writes the fingerprint of the staged bootstrap files (cmake -P):
-#   cmake -DDIR=<share/agent-run/bootstrap> -DTEMPLATE=<sitecustomize.py.in> -DOUT=<file> -P BootstrapId.cmake
+#   cmake -DDIR=<share/agent-run/bootstrap> -DOUT=<file> -P BootstrapId.cmake
 # The launcher names each generated bootstrap directory after it, so a
 # rebuilt agent never reuses a stale one, and reads this one file instead of
 # walking the installed files at every launch.
@@ -10,8 +10,6 @@ foreach(_f IN LISTS _files)
   file(SHA256 "${DIR}/${_f}" _h)
   string(APPEND _all "${_f} ${_h}\n")
 endforeach()
-file(SHA256 "${TEMPLATE}" _h)
-string(APPEND _all "sitecustomize.py.in ${_h}\n")
 string(SHA256 _id "${_all}")
 string(SUBSTRING "${_id}" 0 16 _id)
 file(WRITE "${OUT}.tmp" "${_id}\n")

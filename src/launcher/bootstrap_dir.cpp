@@ -22,7 +22,6 @@ namespace agent_run::launcher {
 namespace {
 
 constexpr const char* kMarker = ".complete";
-constexpr const char* kSitecustomizeTemplate = "sitecustomize.py.in";
 
 struct SourceFile {
   std::string rel;  // path relative to the bootstrap source dir
@@ -69,7 +68,7 @@ struct Fnv {
   void add(const std::string& s) { add(s.data(), s.size() + 1); }
 };
 
-std::string source_key(const std::vector<SourceFile>& files, const struct stat& tmpl) {
+std::string source_key(const std::vector<SourceFile>& files) {
   Fnv f;
   f.add(std::string(kVersion));
   auto add_stat = [&](const struct stat& st) {
@@ -81,7 +80,6 @@ std::string source_key(const std::vector<SourceFile>& files, const struct stat& 
     f.add(s.rel);
     add_stat(s.st);
   }
-  add_stat(tmpl);
   return fmt::format("{:016x}", f.h);
 }
 
@@ -98,24 +96,14 @@ std::string build_fingerprint(const InstallLayout& layout) {
   return text;
 }
 
-std::string render_sitecustomize(const std::string& tmpl) {
-  std::string out = tmpl;
-  const std::string needle = "@AGENT_RUN_VERSION@";
-  for (size_t pos; (pos = out.find(needle)) != std::string::npos;)
-    out.replace(pos, needle.size(), kVersion);
-  return out;
-}
-
 // Writes the whole directory into `tmp`.
 bool populate(const InstallLayout& layout, const std::vector<SourceFile>& files,
-              const std::string& tmpl_text, const std::string& tmp, std::string& error) {
+              const std::string& tmp, std::string& error) {
   for (const auto& s : files) {
     const std::string dst = tmp + "/" + s.rel;
     if (!make_dirs(dirname_of(dst), 0755, error)) return false;
     if (!copy_file(layout.bootstrap_source() + "/" + s.rel, dst, 0644, error)) return false;
   }
-  if (!write_file(tmp + "/sitecustomize.py", render_sitecustomize(tmpl_text), 0644, error))
-    return false;
   return write_file(tmp + "/" + kMarker, std::string(kVersion) + "\n", 0644, error);
 }
 
@@ -131,7 +119,6 @@ std::string default_cache_root() {
 
 bool ensure_bootstrap_dir(const InstallLayout& layout, const std::string& cache_root,
                           BootstrapDir& out, std::string& error) {
-  const std::string tmpl_path = layout.templates_dir() + "/" + kSitecustomizeTemplate;
   // The installed files are listed only when they are copied, or when the
   // build's fingerprint is missing (then the key comes from the listing).
   std::vector<SourceFile> files;
@@ -146,13 +133,8 @@ bool ensure_bootstrap_dir(const InstallLayout& layout, const std::string& cache_
   };
   std::string key = build_fingerprint(layout);
   if (key.empty()) {
-    struct stat tmpl_st;
-    if (::stat(tmpl_path.c_str(), &tmpl_st) != 0) {
-      error = fmt::format("missing {}: reinstall agent-run", tmpl_path);
-      return false;
-    }
     if (!list_files()) return false;
-    key = source_key(files, tmpl_st);
+    key = source_key(files);
   }
   const std::string name = fmt::format("bootstrap-{}-{}", kVersion, key);
 
@@ -175,14 +157,13 @@ bool ensure_bootstrap_dir(const InstallLayout& layout, const std::string& cache_
       error = fmt::format("{}; remove {} and launch again", unsafe, final_path);
       return false;
     }
-    std::string tmpl_text;
-    if (!list_files() || !read_file(tmpl_path, tmpl_text, error)) return false;
+    if (!list_files()) return false;
     std::string tmp = root + "/.tmp-" + name + "-XXXXXX";
     if (::mkdtemp(tmp.data()) == nullptr) {
       error = fmt::format("cannot create a directory in {}: {}", root, std::strerror(errno));
       return false;
     }
-    if (!populate(layout, files, tmpl_text, tmp, error) || ::chmod(tmp.c_str(), 0755) != 0) {
+    if (!populate(layout, files, tmp, error) || ::chmod(tmp.c_str(), 0755) != 0) {
       remove_tree(tmp);
       return false;
     }
@@ -213,9 +194,7 @@ bool ensure_bootstrap_dir(const InstallLayout& layout, const std::string& cache_
                         std::strerror(errno));
     return false;
   }
-  std::string tmpl_text;
-  if (!list_files() || !read_file(tmpl_path, tmpl_text, error) ||
-      !populate(layout, files, tmpl_text, tmp, error)) {
+  if (!list_files() || !populate(layout, files, tmp, error)) {
     remove_tree(tmp);
     return false;
   }

@@ -1,9 +1,11 @@
 #pragma once
 // The bootstrap directory: what goes first on the app's PYTHONPATH
-// (sitecustomize.py and the _agent_run package with every hook module build).
+// (sitecustomize.py and the _agent_run package with every hook module build
+// and their bytecode), copied from share/agent-run/bootstrap.
 //
-// It is generated once per agent build and reused: its name carries a key of
-// the agent version and of the installed source files (names, sizes, mtimes),
+// It is generated once per agent build and reused: its name carries the
+// agent version and the fingerprint the build wrote (bootstrap.id; without
+// it, a key of the installed files' names, sizes and mtimes),
 // so a rebuilt or upgraded agent never meets a stale bootstrap. It is created
 // atomically (written in a private temp dir, then renamed into place: a
 // concurrent launch sees either nothing or the complete directory) and

@@ -19,13 +19,12 @@ std::string temp_dir() {
   return tmpl;
 }
 
-// A fake installation: share/agent-run/{bootstrap/_agent_run/*, templates/sitecustomize.py.in}.
+// A fake installation: share/agent-run/bootstrap/{sitecustomize.py, _agent_run/*}.
 InstallLayout fake_install(const std::string& root) {
   std::string err;
   REQUIRE(make_dirs(root + "/share/agent-run/bootstrap/_agent_run", 0755, err));
-  REQUIRE(make_dirs(root + "/share/agent-run/templates", 0755, err));
   std::ofstream(root + "/share/agent-run/bootstrap/_agent_run/__init__.py") << "# pkg\n";
-  std::ofstream(root + "/share/agent-run/templates/sitecustomize.py.in") << "VERSION = '@AGENT_RUN_VERSION@'\n";
+  std::ofstream(root + "/share/agent-run/bootstrap/sitecustomize.py") << "VERSION = '0.1.0'\n";
   InstallLayout l;
   l.share_dir = root + "/share/agent-run";
   return l;
@@ -44,7 +43,7 @@ TEST_CASE("the bootstrap dir is generated once and reused") {
   CHECK(a.path == b.path);
   std::string text;
   REQUIRE(read_file(a.path + "/sitecustomize.py", text, err));
-  CHECK(text.find("@AGENT_RUN_VERSION@") == std::string::npos);
+  CHECK(text == "VERSION = '0.1.0'\n");
   CHECK(path_exists(a.path + "/_agent_run/__init__.py"));
   struct stat st;
   REQUIRE(::stat((root + "/cache").c_str(), &st) == 0);
