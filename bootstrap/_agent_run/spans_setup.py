@@ -43,8 +43,15 @@ def _at_exit(hook, log):
     try:
         if log is None:
             from _agent_run import log
+        st = hook.span_stats()
+        if st["dropped_no_collector"]:
+            # The launcher does not wait for the collector: this is where a
+            # collector that never came up (or died) shows, once per process.
+            import os
+            log.warning("agent-run: %d spans were dropped: the collector at %s could not be reached "
+                        "(its log is next to the socket, or in log_file)", st["dropped_no_collector"],
+                        os.environ.get("AGENT_RUN_COLLECTOR_SOCKET", "?"))
         if log.enabled(log.INFO):
-            st = hook.span_stats()
             log.info("agent-run spans: ended=%d sent=%d dropped(no collector)=%d dropped(buffer full)=%d",
                      st["ended"], st["sent"], st["dropped_no_collector"], st["dropped_buffer_full"])
     except Exception:
