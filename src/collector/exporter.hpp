@@ -27,6 +27,10 @@ class Exporter {
   // what is still queued then is dropped and counted.
   virtual void shutdown(uint64_t deadline_ms) = 0;
   virtual ExporterStats stats() const = 0;
+  // The app's own counters (one line of JSON per process, the store's
+  // agentRunStats lines that `agent-run report` reads); called once, at the
+  // drain, before shutdown(). Exporters to a backend have nowhere to put it.
+  virtual void export_app_stats(const std::string& json_line) { (void)json_line; }
 };
 
 // Factories (nullptr and `error` set when the exporter cannot start).

@@ -94,6 +94,10 @@ class LocalStoreExporter : public Exporter {
     stats_.requests++;
   }
 
+  void export_app_stats(const std::string& json_line) override {
+    if (fd_ >= 0 && write_all(json_line + "\n")) size_ += json_line.size() + 1;
+  }
+
   void shutdown(uint64_t) override {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;

@@ -193,6 +193,15 @@ int main(int argc, char** argv) {
   uint64_t drain_started = 0;
   std::string reason = server.run(watch, drain_started);
   uint64_t deadline = drain_started + o.drain_timeout_ms;
+  for (const auto& kv : server.stats().app) {
+    const auto& a = kv.second;
+    const std::string line = nlohmann::json{{"agentRunStats", {
+        {"service", o.service_name}, {"pid", a.pid}, {"submitted", a.submitted}, {"sent", a.sent},
+        {"dropped_spans", a.dropped_buffer_full + a.dropped_no_collector + a.dropped_too_large},
+        {"dropped_buffer_full", a.dropped_buffer_full}, {"dropped_no_collector", a.dropped_no_collector},
+        {"dropped_too_large", a.dropped_too_large}}}}.dump();
+    for (auto& e : exporters) e->export_app_stats(line);
+  }
   for (auto& e : exporters) e->shutdown(deadline);
   server.unlink_socket();
   uint64_t drain_ms = monotonic_ms() - drain_started;
