@@ -94,8 +94,16 @@ class LocalStoreExporter : public Exporter {
     stats_.requests++;
   }
 
+  // Not in traces-N.jsonl, which stay pure OTLP JSON for other readers (an
+  // OpenTelemetry Collector's file receiver): agent-run-stats.jsonl beside them.
   void export_app_stats(const std::string& json_line) override {
-    if (fd_ >= 0 && write_all(json_line + "\n")) size_ += json_line.size() + 1;
+    const std::string path = dir_ + "/agent-run-stats.jsonl";
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) return;
+    const std::string line = json_line + "\n";
+    ssize_t n = ::write(fd, line.data(), line.size());  // O_APPEND: one write, one whole line
+    (void)n;
+    ::close(fd);
   }
 
   void shutdown(uint64_t) override {

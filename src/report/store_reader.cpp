@@ -15,8 +15,16 @@ namespace fs = std::filesystem;
 namespace agent_run::report {
 namespace {
 
-// "traces-12.jsonl" -> 12; other names -> -1 (not part of the store).
+// The collector's agentRunStats lines live beside the trace files, in a file
+// of their own, so that traces-N.jsonl stay pure OTLP JSON for other readers
+// (an OpenTelemetry Collector's file receiver). Read after the traces.
+constexpr const char* kStatsFile = "agent-run-stats.jsonl";
+constexpr long kStatsOrder = 1L << 40;
+
+// "traces-12.jsonl" -> 12; the stats file -> after every trace file; other
+// names -> -1 (not part of the store).
 long rotation_number(const std::string& filename) {
+  if (filename == kStatsFile) return kStatsOrder;
   const std::string prefix = "traces-", suffix = ".jsonl";
   if (filename.size() <= prefix.size() + suffix.size()) return -1;
   if (filename.compare(0, prefix.size(), prefix) != 0) return -1;

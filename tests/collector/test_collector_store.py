@@ -40,7 +40,7 @@ def test_otlp_json_follows_the_otlp_json_mapping(tmp_path):
         run_driver(col.socket, "--requests=30")
         app.exit()
         assert col.wait_exit() == 0
-        files = [f for f in os.listdir(col.data_dir) if f.endswith(".jsonl")]
+        files = [f for f in os.listdir(col.data_dir) if f.startswith("traces-") and f.endswith(".jsonl")]
         assert files
         with open(os.path.join(col.data_dir, files[0])) as f:
             line = f.readline()
@@ -69,7 +69,7 @@ def test_store_rotates_by_size_and_keeps_the_newest_files(tmp_path):
         run_driver(col.socket, "--requests=3000")
         app.exit()
         assert col.wait_exit() == 0
-        names = sorted(os.listdir(col.data_dir), key=lambda n: int(n[7:-6]))
+        names = sorted((n for n in os.listdir(col.data_dir) if n.startswith("traces-")), key=lambda n: int(n[7:-6]))
         assert len(names) == 3, names
         indexes = [int(n[7:-6]) for n in names]
         assert indexes[-1] >= 5, "rotated several times: %s" % names
@@ -103,7 +103,7 @@ def test_two_collectors_sharing_a_data_dir_never_write_the_same_file(tmp_path):
             a.exit()
         for c in cols:
             assert c.wait_exit() == 0
-        files = os.listdir(str(tmp_path / "shared"))
+        files = [n for n in os.listdir(str(tmp_path / "shared")) if n.startswith("traces-")]
         assert len(files) == 2, files
         pids_per_file = []
         for n in files:
@@ -196,5 +196,27 @@ def test_collector_does_not_wait_for_a_process_that_outlives_the_app(tmp_path):
         assert len(read_store(col.data_dir)) == st["spans_received"]
     finally:
         kill_quietly(leftover)
+        app.exit()
+        col.stop()
+
+
+def test_app_counters_go_beside_the_traces(tmp_path):
+    # One agentRunStats line per app process, in agent-run-stats.jsonl: the
+    # trace files stay pure OTLP JSON.
+    app = App()
+    col = Collector(tmp_path, app.pid)
+    try:
+        run_driver(col.socket, "--requests=20")
+        app.exit()
+        assert col.wait_exit() == 0
+        with open(os.path.join(col.data_dir, "agent-run-stats.jsonl")) as f:
+            stats = [json.loads(l)["agentRunStats"] for l in f]
+        assert len(stats) >= 1
+        assert all(s["dropped_spans"] == 0 and s["sent"] == s["submitted"] > 0 for s in stats), stats
+        for name in os.listdir(col.data_dir):
+            if name.startswith("traces-"):
+                with open(os.path.join(col.data_dir, name)) as f:
+                    assert all("resourceSpans" in json.loads(l) for l in f)
+    finally:
         app.exit()
         col.stop()
