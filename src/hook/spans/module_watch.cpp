@@ -6,6 +6,7 @@
 // awaited; afterwards it costs one branch per event.
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include "hook/compat.hpp"
 
 #include <string>
 #include <utility>
@@ -30,12 +31,8 @@ int audit_hook(const char*, PyObject*, void*) {
     g_waiting->erase(g_waiting->begin() + Py_ssize_t(i));
     --i;
     // Whatever error state the audited operation has stays untouched.
-#if PY_VERSION_HEX >= 0x030C0000
-    PyObject* saved = PyErr_GetRaisedException();
-#else
-    PyObject *st, *sv, *stb;
-    PyErr_Fetch(&st, &sv, &stb);
-#endif
+    agent_run::hook::SavedError saved;  // put back below; errors of our own calls are cleared first
+    saved.fetch();
     Py_INCREF(m);
     g_in_callback = true;
     PyObject* r = PyObject_CallFunctionObjArgs(cb, m, nullptr);
@@ -44,11 +41,8 @@ int audit_hook(const char*, PyObject*, void*) {
     Py_XDECREF(r);
     PyErr_Clear();  // a failing callback must not fail the app's operation
     Py_DECREF(cb);
-#if PY_VERSION_HEX >= 0x030C0000
-    PyErr_SetRaisedException(saved);
-#else
-    PyErr_Restore(st, sv, stb);
-#endif
+    PyErr_Clear();
+    saved.restore();
   }
   return 0;
 }

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 
+#include "hook/compat.hpp"
 #include "hook/registration.hpp"
 #include "hook/spans/clock.hpp"
 #include "hook/spans/span.hpp"
@@ -384,18 +385,11 @@ void resp_dealloc(PyObject* self) {
   auto* r = reinterpret_cast<ResponseObject*>(self);
   if (!r->finished) {
     // The server never closed it (not WSGI-compliant): end it now.
-#if PY_VERSION_HEX >= 0x030C0000
-    PyObject* saved = PyErr_GetRaisedException();
-#else
-    PyObject *st, *sv, *stb;
-    PyErr_Fetch(&st, &sv, &stb);
-#endif
+    agent_run::hook::SavedError saved;  // put back below; errors of our own calls are cleared first
+    saved.fetch();
     resp_finish(r, nullptr);
-#if PY_VERSION_HEX >= 0x030C0000
-    PyErr_SetRaisedException(saved);
-#else
-    PyErr_Restore(st, sv, stb);
-#endif
+    PyErr_Clear();
+    saved.restore();
   }
   Py_XDECREF(r->result);
   Py_XDECREF(r->iter);

@@ -1,5 +1,6 @@
 // The Span Python type and the current-span ContextVar.
 #define PY_SSIZE_T_CLEAN
+#include "hook/compat.hpp"
 #include "hook/spans/span.hpp"
 
 #include <atomic>
@@ -197,12 +198,8 @@ std::string stacktrace(PyObject* exc, const std::string& type, const std::string
 void record_exception(wire::Span& span, PyObject* exc, bool set_error_status) {
   if (exc == nullptr || exc == Py_None) return;
   // Keep whatever exception is being handled intact around our own calls.
-#if PY_VERSION_HEX >= 0x030C0000
-  PyObject* saved = PyErr_GetRaisedException();
-#else
-  PyObject *st, *sv, *stb;
-  PyErr_Fetch(&st, &sv, &stb);
-#endif
+  agent_run::hook::SavedError saved;  // put back below; errors of our own calls are cleared first
+  saved.fetch();
   std::string type = type_name(reinterpret_cast<PyObject*>(Py_TYPE(exc)));
   std::string message;
   str_of(exc, message);
@@ -219,11 +216,8 @@ void record_exception(wire::Span& span, PyObject* exc, bool set_error_status) {
     span.status_code = wire::StatusCode::Error;
     span.status_message = truncate(message.empty() ? type : type + ": " + message);
   }
-#if PY_VERSION_HEX >= 0x030C0000
-  PyErr_SetRaisedException(saved);
-#else
-  PyErr_Restore(st, sv, stb);
-#endif
+  PyErr_Clear();
+  saved.restore();
 }
 
 void submit(const wire::Span& span) {
@@ -285,12 +279,8 @@ void deactivate(SpanObject* s) {
   PyObject* prev = s->previous;
   s->token = nullptr;
   s->previous = nullptr;
-#if PY_VERSION_HEX >= 0x030C0000
-  PyObject* saved = PyErr_GetRaisedException();
-#else
-  PyObject *st, *sv, *stb;
-  PyErr_Fetch(&st, &sv, &stb);
-#endif
+  agent_run::hook::SavedError saved;  // put back below; errors of our own calls are cleared first
+  saved.fetch();
   if (PyContextVar_Reset(var, token) < 0) {
     // Another context than the one it was activated in (a generator
     // resumed elsewhere): put back what was current before, if we can.
@@ -305,11 +295,8 @@ void deactivate(SpanObject* s) {
   }
   Py_DECREF(token);
   Py_XDECREF(prev);
-#if PY_VERSION_HEX >= 0x030C0000
-  PyErr_SetRaisedException(saved);
-#else
-  PyErr_Restore(st, sv, stb);
-#endif
+  PyErr_Clear();
+  saved.restore();
 }
 
 void end_span(SpanObject* s, uint64_t end_mono) {
