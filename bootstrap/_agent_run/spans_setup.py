@@ -39,6 +39,15 @@ def configure(settings=None, log=None):
 
 
 def _at_exit(hook, log):
+    # The plugins' health goes to the collector with the last flush (the
+    # report's plugin-health section).
+    try:
+        from _agent_run import instrumentation
+        hook.submit_health([(name, str(h.get("state")), int(h.get("calls") or 0), int(h.get("errors") or 0),
+                             str(h.get("last_error") or ""))
+                            for name, h in sorted(instrumentation.health().items())])
+    except Exception:
+        pass
     hook.flush_spans(2000)
     try:
         if log is None:

@@ -78,6 +78,32 @@ nlohmann::json stats_json(const std::string& reason, const Server& server,
   return j;
 }
 
+// One agentRunStats line per app process: its sink's counters (STATS) and
+// its plugins' health (HEALTH), whichever it sent.
+std::vector<std::string> app_stats_lines(const ServerStats& s, const std::string& service) {
+  std::map<uint32_t, nlohmann::json> by_pid;
+  for (const auto& [pid, a] : s.app) {
+    by_pid[pid] = {{"service", service}, {"pid", pid}, {"submitted", a.submitted}, {"sent", a.sent},
+                   {"dropped_spans", a.dropped_buffer_full + a.dropped_no_collector + a.dropped_too_large},
+                   {"dropped_buffer_full", a.dropped_buffer_full},
+                   {"dropped_no_collector", a.dropped_no_collector},
+                   {"dropped_too_large", a.dropped_too_large}};
+  }
+  for (const auto& [pid, h] : s.health) {
+    nlohmann::json& j = by_pid[pid];
+    j["service"] = service;
+    j["pid"] = pid;
+    nlohmann::json plugins = nlohmann::json::array();
+    for (const auto& p : h.plugins)
+      plugins.push_back({{"name", p.name}, {"state", p.state}, {"calls", p.calls}, {"errors", p.errors},
+                         {"last_error", p.last_error}});
+    j["plugins"] = std::move(plugins);
+  }
+  std::vector<std::string> lines;
+  for (auto& [pid, j] : by_pid) lines.push_back(nlohmann::json{{"agentRunStats", j}}.dump());
+  return lines;
+}
+
 // The socket directory is private to this run: remove it. The default log
 // inside it (no --log) stays when it has something to say (a warning or an
 // error) or carries the console exporter's output.
@@ -193,15 +219,8 @@ int main(int argc, char** argv) {
   uint64_t drain_started = 0;
   std::string reason = server.run(watch, drain_started);
   uint64_t deadline = drain_started + o.drain_timeout_ms;
-  for (const auto& kv : server.stats().app) {
-    const auto& a = kv.second;
-    const std::string line = nlohmann::json{{"agentRunStats", {
-        {"service", o.service_name}, {"pid", a.pid}, {"submitted", a.submitted}, {"sent", a.sent},
-        {"dropped_spans", a.dropped_buffer_full + a.dropped_no_collector + a.dropped_too_large},
-        {"dropped_buffer_full", a.dropped_buffer_full}, {"dropped_no_collector", a.dropped_no_collector},
-        {"dropped_too_large", a.dropped_too_large}}}}.dump();
+  for (const std::string& line : app_stats_lines(server.stats(), o.service_name))
     for (auto& e : exporters) e->export_app_stats(line);
-  }
   for (auto& e : exporters) e->shutdown(deadline);
   server.unlink_socket();
   uint64_t drain_ms = monotonic_ms() - drain_started;

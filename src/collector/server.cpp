@@ -222,6 +222,26 @@ bool Server::handle_message(Conn* c, wire::MessageType type, const uint8_t* p, u
       stats_.app[c->resource->pid] = s;
       return true;
     }
+    case wire::MessageType::Health: {
+      if (!c->resource) {
+        reject(c, wire::DecodeError::Ok, "HEALTH before HELLO");
+        return false;
+      }
+      wire::Health h;
+      wire::DecodeError e = wire::decode_health(p, len, h);
+      if (e != wire::DecodeError::Ok) {
+        reject(c, e, "HEALTH");
+        return false;
+      }
+      h.pid = c->resource->pid;  // the connection's own process, whatever the message says
+      for (auto& ph : h.plugins) {
+        sanitize_utf8(ph.name);
+        sanitize_utf8(ph.state);
+        sanitize_utf8(ph.last_error);
+      }
+      stats_.health[h.pid] = std::move(h);
+      return true;
+    }
   }
   reject(c, wire::DecodeError::BadType, "message");
   return false;

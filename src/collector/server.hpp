@@ -28,6 +28,7 @@ struct ServerStats {
   uint64_t truncated_at_close = 0;     // a connection closed in the middle of a message
   uint64_t sanitized_strings = 0;      // invalid UTF-8 replaced
   std::map<uint32_t, wire::Stats> app;  // the latest STATS of each process
+  std::map<uint32_t, wire::Health> health;  // the latest HEALTH of each process
   uint64_t rejected_total() const {
     uint64_t n = rejected_protocol;
     for (auto r : rejected) n += r;

@@ -256,6 +256,31 @@ void append_stats(const Stats& s, std::string& out) {
   put_u64(p, s.dropped_too_large);
 }
 
+void append_health(const Health& h, std::string& out) {
+  const size_t count = h.plugins.size() < kMaxPlugins ? h.plugins.size() : kMaxPlugins;
+  size_t payload = 4 + 4;
+  for (size_t i = 0; i < count; ++i) {
+    const PluginHealth& ph = h.plugins[i];
+    payload += 4 + clamp_len(ph.name.size()) + 4 + clamp_len(ph.state.size()) + 8 + 8 + 4 +
+               clamp_len(ph.last_error.size());
+  }
+  size_t old = out.size();
+  out.resize(old + kHeaderSize + payload);
+  uint8_t* p = reinterpret_cast<uint8_t*>(&out[old]);
+  write_header(p, MessageType::Health, uint32_t(payload));
+  p += kHeaderSize;
+  p = put_u32(p, h.pid);
+  p = put_u32(p, uint32_t(count));
+  for (size_t i = 0; i < count; ++i) {
+    const PluginHealth& ph = h.plugins[i];
+    p = put_str(p, ph.name);
+    p = put_str(p, ph.state);
+    p = put_u64(p, ph.calls);
+    p = put_u64(p, ph.errors);
+    p = put_str(p, ph.last_error);
+  }
+}
+
 void append_spans_message(const std::vector<Span>& spans, std::string& out) {
   size_t payload = 4;
   for (const Span& s : spans) payload += 4 + encoded_span_size(s);
@@ -281,7 +306,7 @@ DecodeError decode_header(const uint8_t* data, size_t size, Header& out) {
   if (magic != kMagic) return DecodeError::BadMagic;
   if (!r.u16(version) || !r.u16(type) || !r.u32(length) || !r.u32(reserved)) return DecodeError::Truncated;
   if (version != kProtocolVersion) return DecodeError::BadVersion;
-  if (type < uint16_t(MessageType::Hello) || type > uint16_t(MessageType::Stats)) return DecodeError::BadType;
+  if (type < uint16_t(MessageType::Hello) || type > uint16_t(MessageType::Health)) return DecodeError::BadType;
   if (reserved != 0) return DecodeError::BadValue;
   if (length > kMaxPayload) return DecodeError::TooLarge;
   out.type = MessageType(type);
@@ -304,6 +329,25 @@ DecodeError decode_stats(const uint8_t* data, size_t size, Stats& out) {
   if (!r.u32(out.pid) || !r.u64(out.submitted) || !r.u64(out.sent) || !r.u64(out.dropped_buffer_full) ||
       !r.u64(out.dropped_no_collector) || !r.u64(out.dropped_too_large))
     return DecodeError::Truncated;
+  return r.left() ? DecodeError::TrailingBytes : DecodeError::Ok;
+}
+
+DecodeError decode_health(const uint8_t* data, size_t size, Health& out) {
+  Reader r{data, data + size};
+  uint32_t count;
+  if (!r.u32(out.pid) || !r.u32(count)) return DecodeError::Truncated;
+  if (count > kMaxPlugins) return DecodeError::TooLarge;
+  constexpr size_t kMinPlugin = 4 + 4 + 8 + 8 + 4;  // empty strings, two counters
+  if (size_t(count) * kMinPlugin > r.left()) return DecodeError::Truncated;
+  out.plugins.assign(count, PluginHealth{});
+  for (PluginHealth& ph : out.plugins) {
+    DecodeError e = read_str(r, ph.name);
+    if (e == DecodeError::Ok) e = read_str(r, ph.state);
+    if (e != DecodeError::Ok) return e;
+    if (!r.u64(ph.calls) || !r.u64(ph.errors)) return DecodeError::Truncated;
+    e = read_str(r, ph.last_error);
+    if (e != DecodeError::Ok) return e;
+  }
   return r.left() ? DecodeError::TrailingBytes : DecodeError::Ok;
 }
 

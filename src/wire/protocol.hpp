@@ -24,7 +24,8 @@ constexpr uint32_t kMaxString = 64u << 10;     // any one string inside a span
 constexpr uint32_t kMaxAttributes = 1024;      // per span or per event
 constexpr uint32_t kMaxEvents = 1024;          // per span
 
-enum class MessageType : uint16_t { Hello = 1, Spans = 2, Stats = 3 };
+enum class MessageType : uint16_t { Hello = 1, Spans = 2, Stats = 3, Health = 4 };
+constexpr uint32_t kMaxPlugins = 1024;          // per HEALTH message
 
 enum class DecodeError : uint8_t {
   Ok = 0,
@@ -58,6 +59,21 @@ struct Stats {
   uint64_t dropped_too_large = 0;
 };
 
+// The agent's plugin health in one process (sent at exit): what the
+// report's plugin-health section shows.
+struct PluginHealth {
+  std::string name;
+  std::string state;  // active, waiting, unplugged, disabled, unsupported, failed
+  uint64_t calls = 0;
+  uint64_t errors = 0;
+  std::string last_error;
+};
+
+struct Health {
+  uint32_t pid = 0;
+  std::vector<PluginHealth> plugins;
+};
+
 // ---- encoding ---------------------------------------------------------------
 
 // The exact number of bytes encode_span() appends.
@@ -71,6 +87,7 @@ void write_header(uint8_t* out, MessageType type, uint32_t payload_length);
 // Complete messages (header + payload), appended to `out`.
 void append_hello(const Hello& hello, std::string& out);
 void append_stats(const Stats& stats, std::string& out);
+void append_health(const Health& health, std::string& out);
 // A SPANS payload is a u32 count followed by `count` records, each a u32
 // length and the encoded span. The sink builds them itself from its buffer;
 // this helper encodes a whole vector (tests, benchmarks).
@@ -82,6 +99,7 @@ void append_spans_message(const std::vector<Span>& spans, std::string& out);
 DecodeError decode_header(const uint8_t* data, size_t size, Header& out);
 DecodeError decode_hello(const uint8_t* data, size_t size, Hello& out);
 DecodeError decode_stats(const uint8_t* data, size_t size, Stats& out);
+DecodeError decode_health(const uint8_t* data, size_t size, Health& out);
 DecodeError decode_span(const uint8_t* data, size_t size, Span& out);
 
 // Walks a SPANS payload; calls on_span(const Span&) for each decoded span.

@@ -59,6 +59,7 @@ struct State {
   bool stopping = false;
   bool collector_down = false;  // the last connection attempt failed: drop at submit
   SinkStats stats;
+  std::string pending_health;   // an encoded HEALTH message, sent with the next flush
 };
 
 State& state() {
@@ -84,6 +85,7 @@ void atfork_child() {
   s.stopping = false;
   s.collector_down = false;
   s.stats = SinkStats();
+  s.pending_health.clear();
   s.mu.unlock();
 }
 
@@ -294,12 +296,18 @@ void Flusher::run() {
     uint32_t count = s_.front_count;
     s_.front_used = 0;
     s_.front_count = 0;
+    std::string health;
+    health.swap(s_.pending_health);
     lock.unlock();
 
     uint64_t now = now_ms();
     uint64_t sent = 0;
     bool connected = ensure_connected(o, now);  // also retries (with backoff) while the collector is down
     if (count > 0 && connected) sent = send_records(s_.back.get(), used, count, o);
+    if (!health.empty() && fd_ >= 0) {
+      iovec iov{&health[0], health.size()};
+      if (!send_all(&iov, 1, o.send_timeout_ms)) disconnect();
+    }
 
     lock.lock();
     s_.stats.sent += sent;
@@ -433,6 +441,16 @@ SinkStats SpanSink::stats() const {
   State& s = state();
   std::lock_guard<std::mutex> lock(s.mu);
   return s.stats;
+}
+
+void SpanSink::submit_health(const Health& health) {
+  State& s = state();
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (!s.thread_running || s.stopping) return;  // nothing recorded here, or too late
+  s.pending_health.clear();
+  append_health(health, s.pending_health);
+  s.flush_requested = true;
+  s.wake.notify_one();
 }
 
 void SpanSink::flush_now() {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 
+#include "wire/protocol.hpp"
 #include "wire/span.hpp"
 
 namespace agent_run::wire {
@@ -43,6 +44,10 @@ class SpanSink {
   void flush_and_stop(uint32_t timeout_ms);  // at interpreter exit
   // Asks the flusher to send what is buffered now (does not wait).
   void flush_now();
+  // The plugins' health, sent with the next flush (at exit, before
+  // flush_and_stop). Only where the flusher runs: a process that recorded
+  // nothing has nothing to report.
+  void submit_health(const Health& health);
 };
 
 }  // namespace agent_run::wire

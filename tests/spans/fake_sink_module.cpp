@@ -32,6 +32,7 @@ bool SpanSink::submit(const Span& span) {
 }
 SinkStats SpanSink::stats() const { return g_stats; }
 void SpanSink::flush_and_stop(uint32_t) {}
+void SpanSink::submit_health(const Health&) {}
 }  // namespace agent_run::wire
 
 namespace agent_run::spans {

@@ -93,6 +93,34 @@ TEST_CASE("HELLO and STATS round-trip") {
   CHECK(back.dropped_too_large == 1);
 }
 
+TEST_CASE("HEALTH round-trips and every truncation of it is rejected") {
+  Health hl;
+  hl.pid = 42;
+  hl.plugins.push_back({"sqlite3", "active", 147, 0, ""});
+  hl.plugins.push_back({"wsgi", "unplugged", 9, 3, "after: KeyError: 'x'"});
+  std::string msg;
+  append_health(hl, msg);
+  Header h;
+  REQUIRE(decode_header(bytes(msg), msg.size(), h) == DecodeError::Ok);
+  CHECK(h.type == MessageType::Health);
+  Health back;
+  REQUIRE(decode_health(bytes(msg) + kHeaderSize, h.payload_length, back) == DecodeError::Ok);
+  CHECK(back.pid == 42);
+  REQUIRE(back.plugins.size() == 2);
+  CHECK(back.plugins[1].name == "wsgi");
+  CHECK(back.plugins[1].state == "unplugged");
+  CHECK(back.plugins[1].calls == 9);
+  CHECK(back.plugins[1].errors == 3);
+  CHECK(back.plugins[1].last_error == "after: KeyError: 'x'");
+  for (size_t cut = 0; cut < h.payload_length; ++cut)
+    CHECK(decode_health(bytes(msg) + kHeaderSize, cut, back) != DecodeError::Ok);
+  // A count far above what the bytes can hold is refused before allocating.
+  std::string bad = msg.substr(kHeaderSize, 8);
+  bad[4] = bad[5] = bad[6] = '\xff';
+  bad[7] = 0;
+  CHECK(decode_health(reinterpret_cast<const uint8_t*>(bad.data()), bad.size(), back) != DecodeError::Ok);
+}
+
 TEST_CASE("the header is checked: magic, version, type, reserved, payload limit") {
   std::string msg;
   append_hello({1, "v", "s"}, msg);

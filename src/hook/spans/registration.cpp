@@ -2,6 +2,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -145,6 +147,31 @@ PyObject* py_span_stats(PyObject*, PyObject*) {
                        (unsigned long long)st.submitted, "sent", (unsigned long long)st.sent, "dropped_buffer_full",
                        (unsigned long long)st.dropped_buffer_full, "dropped_no_collector",
                        (unsigned long long)st.dropped_no_collector, "collector", g_has_collector ? Py_True : Py_False);
+}
+
+// submit_health([(name, state, calls, errors, last_error), ...]): the plugins'
+// health for the collector (the report's plugin-health section), sent with the
+// sink's next flush. Items that do not fit the shape are skipped.
+PyObject* py_submit_health(PyObject*, PyObject* arg) {
+  PyObject* seq = PySequence_Fast(arg, "submit_health() takes a list of tuples");
+  if (seq == nullptr) return nullptr;
+  wire::Health health;
+  health.pid = uint32_t(::getpid());
+  const Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    PyObject* item = PySequence_Fast_GET_ITEM(seq, i);
+    const char *name, *state, *last_error;
+    unsigned long long calls, errors;
+    if (!PyTuple_Check(item) ||
+        !PyArg_ParseTuple(item, "ssKKs", &name, &state, &calls, &errors, &last_error)) {
+      PyErr_Clear();
+      continue;
+    }
+    health.plugins.push_back({name, state, calls, errors, last_error});
+  }
+  Py_DECREF(seq);
+  wire::SpanSink::instance().submit_health(health);
+  Py_RETURN_NONE;
 }
 
 PyObject* py_flush_spans(PyObject*, PyObject* args) {
@@ -553,6 +580,8 @@ PyMethodDef span_functions[] = {
      "configure_spans(settings=None, force=False) -> bool: limits and sink options from the settings dict;\n"
      "the collector socket from AGENT_RUN_COLLECTOR_SOCKET. Returns whether there is a collector. Once per process."},
     {"span_stats", py_span_stats, METH_NOARGS, "span_stats() -> dict of counters."},
+    {"submit_health", py_submit_health, METH_O,
+     "submit_health([(name, state, calls, errors, last_error), ...]): plugin health for the collector."},
     {"flush_spans", py_flush_spans, METH_VARARGS, "flush_spans(timeout_ms=2000): send what is buffered, stop the flusher."},
     {"sanitize_sql", py_sanitize_sql, METH_VARARGS, "sanitize_sql(sql) -> sql with literals replaced by ?"},
     {"parse_traceparent", py_parse_traceparent, METH_VARARGS,
