@@ -426,28 +426,25 @@ void resp_dealloc(PyObject* self) {
   PyObject_Free(self);
 }
 
+// The app's result iterator, made on first use. False (the error set, and
+// kept for the span) when the result is not iterable.
+bool ensure_iter(ResponseObject* r) {
+  if (r->iter != nullptr) return true;
+  r->iter = PyObject_GetIter(r->result);
+  if (r->iter != nullptr) return true;
+  Py_XSETREF(r->exc, fetch_exception_value());
+  return false;
+}
+
 PyObject* resp_iter(PyObject* self) {
-  auto* r = reinterpret_cast<ResponseObject*>(self);
-  if (r->iter == nullptr) {
-    r->iter = PyObject_GetIter(r->result);
-    if (r->iter == nullptr) {
-      Py_XSETREF(r->exc, fetch_exception_value());
-      return nullptr;
-    }
-  }
+  if (!ensure_iter(reinterpret_cast<ResponseObject*>(self))) return nullptr;
   Py_INCREF(self);
   return self;
 }
 
 PyObject* resp_next(PyObject* self) {
   auto* r = reinterpret_cast<ResponseObject*>(self);
-  if (r->iter == nullptr) {
-    r->iter = PyObject_GetIter(r->result);
-    if (r->iter == nullptr) {
-      Py_XSETREF(r->exc, fetch_exception_value());
-      return nullptr;
-    }
-  }
+  if (!ensure_iter(r)) return nullptr;
   PyObject* item = (*Py_TYPE(r->iter)->tp_iternext)(r->iter);
   if (item == nullptr && PyErr_Occurred()) {
     if (PyErr_ExceptionMatches(PyExc_StopIteration)) {
