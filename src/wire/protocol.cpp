@@ -229,13 +229,19 @@ void write_header(uint8_t* p, MessageType type, uint32_t payload_length) {
   put_u32(p, 0);  // reserved
 }
 
-void append_hello(const Hello& h, std::string& out) {
-  size_t payload = 4 + 4 + clamp_len(h.agent_version.size()) + 4 + clamp_len(h.service_name.size());
+// Appends a header for a `payload`-byte message to `out` and room for the
+// payload; returns where the payload starts.
+static uint8_t* begin_message(std::string& out, MessageType type, size_t payload) {
   size_t old = out.size();
   out.resize(old + kHeaderSize + payload);
   uint8_t* p = reinterpret_cast<uint8_t*>(&out[old]);
-  write_header(p, MessageType::Hello, uint32_t(payload));
-  p += kHeaderSize;
+  write_header(p, type, uint32_t(payload));
+  return p + kHeaderSize;
+}
+
+void append_hello(const Hello& h, std::string& out) {
+  size_t payload = 4 + 4 + clamp_len(h.agent_version.size()) + 4 + clamp_len(h.service_name.size());
+  uint8_t* p = begin_message(out, MessageType::Hello, payload);
   p = put_u32(p, h.pid);
   p = put_str(p, h.agent_version);
   put_str(p, h.service_name);
@@ -243,11 +249,7 @@ void append_hello(const Hello& h, std::string& out) {
 
 void append_stats(const Stats& s, std::string& out) {
   constexpr size_t payload = 4 + 5 * 8;
-  size_t old = out.size();
-  out.resize(old + kHeaderSize + payload);
-  uint8_t* p = reinterpret_cast<uint8_t*>(&out[old]);
-  write_header(p, MessageType::Stats, uint32_t(payload));
-  p += kHeaderSize;
+  uint8_t* p = begin_message(out, MessageType::Stats, payload);
   p = put_u32(p, s.pid);
   p = put_u64(p, s.submitted);
   p = put_u64(p, s.sent);
@@ -264,11 +266,7 @@ void append_health(const Health& h, std::string& out) {
     payload += 4 + clamp_len(ph.name.size()) + 4 + clamp_len(ph.state.size()) + 8 + 8 + 4 +
                clamp_len(ph.last_error.size());
   }
-  size_t old = out.size();
-  out.resize(old + kHeaderSize + payload);
-  uint8_t* p = reinterpret_cast<uint8_t*>(&out[old]);
-  write_header(p, MessageType::Health, uint32_t(payload));
-  p += kHeaderSize;
+  uint8_t* p = begin_message(out, MessageType::Health, payload);
   p = put_u32(p, h.pid);
   p = put_u32(p, uint32_t(count));
   for (size_t i = 0; i < count; ++i) {
@@ -284,11 +282,7 @@ void append_health(const Health& h, std::string& out) {
 void append_spans_message(const std::vector<Span>& spans, std::string& out) {
   size_t payload = 4;
   for (const Span& s : spans) payload += 4 + encoded_span_size(s);
-  size_t old = out.size();
-  out.resize(old + kHeaderSize + payload);
-  uint8_t* p = reinterpret_cast<uint8_t*>(&out[old]);
-  write_header(p, MessageType::Spans, uint32_t(payload));
-  p += kHeaderSize;
+  uint8_t* p = begin_message(out, MessageType::Spans, payload);
   p = put_u32(p, uint32_t(spans.size()));
   for (const Span& s : spans) {
     p = put_u32(p, uint32_t(encoded_span_size(s)));
