@@ -1,5 +1,7 @@
-"""agent-run's Python side: loaded by the bootstrap's sitecustomize.
+"""agent-run's Python side: the plugin machinery and the plugins.
 
-Nothing here is imported unless the agent starts, and nothing here imports
-more than the interpreter has already loaded at startup (sys, os).
+Nothing here is imported at startup: the agent's start is the native boot
+module's (_agent_run_boot, src/boot). This package loads when the app
+imports an instrumented library, and imports nothing the interpreter has not
+already loaded but what it needs.
 """

@@ -1,81 +1,34 @@
-"""Entry point of the instrumentation: install(settings, log), called by boot.
+"""The plugin machinery's entry. Not imported at startup: the boot module
+(src/boot/boot.cpp) sets post-import hooks on the built-in plugins' target
+modules, and calls first_target_imported() when the app imports the first
+of them; start() when the machinery must act before any import (user plugin
+files in plugins.paths, uWSGI's post-fork hook).
 
-Never raises and never prints: whatever goes wrong, the app runs, without
-the agent if need be, and the log says why. Imports nothing heavy: the
-plugin table and the import hooks; a plugin's own code is imported only when
-the app imports its library.
+Never raises into the app: the boot module logs what escapes from here, and
+the app runs without the instrumentation.
 """
-import sys
+import _agent_run_boot as _boot
 
-from _agent_run import import_hooks
+from _agent_run import log
 
 _manager = None
 _settings = None
-_log = None
-_lazy_hooks = ()  # (target, hook) standing in for the plugin machinery until a target is imported
+_health_logged = False
 
 
-def install(settings, log):
-    """Registers the built-in plugins (less plugins.disabled) and the user's
-    (plugins.paths), and arranges for each to be applied when its library is
-    imported. Returns the plugin manager when it started at once, else None.
-
-    Most processes never import an instrumented library (a CLI tool, a
-    script): for them only a post-import hook per target module is set up,
-    and the plugin machinery (plugin_manager, plugin, the plugins' modules)
-    is imported when the first target is. It starts at once only when it must
-    act before any import: user plugin files (their targets are inside them)
-    or a built-in plugin whose startup says it is needed (uWSGI's hook)."""
-    global _settings, _log, _lazy_hooks
-    if _settings is not None:
-        return _manager
-    try:
-        try:
-            from _agent_run import _hook  # noqa: F401 - the wrappers need it
-        except KeyboardInterrupt:
-            raise
-        except BaseException as e:
-            log.error("agent-run: the hook module could not be loaded (%s: %s); the program runs without "
-                      "instrumentation", type(e).__name__, e)
-            return None
-        from _agent_run.plugins import BUILTIN
-        _settings, _log = settings, log
-        import atexit
-        atexit.register(_log_health_at_exit)
-        disabled = set(settings.get("plugins.disabled") or ())
-        if settings.get("plugins.paths") or any(
-                startup is not None and name not in disabled and getattr(startup, "needed", _always)(settings)
-                for name, _module, _targets, startup in BUILTIN):
-            return _start_manager()
-        _lazy_hooks = tuple((target, _first_target_imported)
-                            for name, _module, targets, _startup in BUILTIN if name not in disabled
-                            for target in targets)
-        for target, hook in _lazy_hooks:
-            import_hooks.when_imported(target, hook)
-        return None
-    except KeyboardInterrupt:
-        raise
-    except BaseException:
-        try:
-            log.exception("agent-run: instrumentation failed to install; the program runs without it")
-        except Exception:
-            pass
-        return None
+def start(settings):
+    """Starts the plugin machinery now. Returns the plugin manager, or None."""
+    global _settings
+    if _settings is None:
+        _settings = settings
+    return _start_manager()
 
 
-def _always(settings):
-    return True
-
-
-def _first_target_imported(module):
+def first_target_imported(settings, module):
     """The app imported an instrumented library: start the plugin machinery
     and apply what applies to this module (its import is still running, so
     the manager's own hooks for it would only run at its next import)."""
-    global _lazy_hooks
-    hooks, _lazy_hooks = _lazy_hooks, ()
-    for target, hook in hooks:
-        import_hooks.remove_hooks(target, hook)
-    manager = _start_manager()
+    manager = start(settings)
     if manager is None:
         return
     name = getattr(module, "__name__", None)
@@ -89,42 +42,47 @@ def _start_manager():
     global _manager
     if _manager is not None:
         return _manager
+    settings = _settings or {}
     try:
         from _agent_run import _hook, plugin_manager
         from _agent_run.plugins import BUILTIN
-        manager = plugin_manager.Manager(_settings, _log, _hook)
+        import atexit
+        manager = plugin_manager.Manager(settings, log, _hook)
         manager.add_builtin_table(BUILTIN)
-        manager.add_user_files(_settings.get("plugins.paths") or ())
+        manager.add_user_files(settings.get("plugins.paths") or ())
         _manager = manager
-        manager.start(_settings)
+        atexit.register(log_health_at_exit)
+        manager.start(settings)
         return manager
     except KeyboardInterrupt:
         raise
     except BaseException:
         try:
-            _log.exception("agent-run: instrumentation failed to start; the program runs without it")
+            log.exception("agent-run: instrumentation failed to start; the program runs without it")
         except Exception:
             pass
         return None
 
 
 def health():
-    """{plugin name: {state, errors, last_error, calls, ops, ...}}; {} before install()."""
+    """{plugin name: {state, errors, last_error, calls, ops, ...}}; {} before the agent started."""
     m = _manager
     if m is not None:
         return m.health()
-    if _settings is None:
+    settings = _settings if _settings is not None else _boot.settings()
+    if settings is None:
         return {}
-    from _agent_run.plugins import BUILTIN
-    disabled = set(_settings.get("plugins.disabled") or ())
+    disabled = set(settings.get("plugins.disabled") or ())
     return dict((name, {"state": "disabled" if name in disabled else "waiting", "calls": 0, "errors": 0})
-                for name, _module, _targets, _startup in BUILTIN)
+                for name, _module, _targets, _startup in _boot.builtin_plugins())
 
 
-def _log_health_at_exit():
-    log = _log
-    if log is None:
+def log_health_at_exit():
+    """The health snapshot in the log, once."""
+    global _health_logged
+    if _health_logged:
         return
+    _health_logged = True
     # Nothing loaded means nothing went wrong: the snapshot is only info.
     if _manager is None and not log.enabled(log.INFO):
         return

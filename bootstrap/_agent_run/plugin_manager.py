@@ -13,7 +13,8 @@ the log says, once, which plugin was unplugged and why.
 import sys
 import time
 
-from _agent_run import import_hooks
+import _agent_run_boot as _boot
+
 from _agent_run import plugin as plugin_api
 
 _ONE_LINE_ERRORS = 10      # errors logged one per line after the first
@@ -50,7 +51,7 @@ class Manager(object):
         except (TypeError, ValueError):
             self.error_limit = 3
         self.entries = {}
-        import_hooks.set_error_handler(self._import_hook_failed)
+        _boot.set_import_hook_error_handler(self._import_hook_failed)
 
     # ---- registration ----
 
@@ -78,7 +79,11 @@ class Manager(object):
                                            name, targets)
             entry = self.add(name, targets, load, "built-in " + package + "." + module_name)
             if entry is not None and startup:
-                entry.startup = startup
+                # The table names a function of the plugin's module: fn(settings, log).
+                def run_startup(entry, settings, log, module_name=module_name, startup=startup):
+                    module = __import__(package + "." + module_name, fromlist=["_"])
+                    getattr(module, startup)(settings, log)
+                entry.startup = run_startup
 
     def add_plugin(self, plugin, origin):
         self.add(plugin.name, plugin.modules, lambda: plugin, origin)
@@ -112,7 +117,7 @@ class Manager(object):
                 def hook(module, entry=entry, target=target):
                     self._on_import(entry, target, module)
                 entry.hooks.append((target, hook))
-                import_hooks.when_imported(target, hook)
+                _boot.when_imported(target, hook)
 
     # ---- the moment a target is imported ----
 
@@ -194,7 +199,7 @@ class Manager(object):
         entry.note = reason
         reverted = entry.patcher.revert(self.log)
         for target, hook in entry.hooks:
-            import_hooks.remove_hooks(target, hook)
+            _boot.remove_import_hooks(target, hook)
         self.log.error("agent-run: unplugged plugin %s: %s. Its %d patch(es) are reverted to the originals; "
                        "calls already in progress finish as plain calls; the app runs without it.",
                        entry.name, reason, reverted)

@@ -13,11 +13,8 @@ def configure(settings=None, log=None):
     _done = True
     from _agent_run import _hook
     if settings is None:
-        try:
-            from _agent_run import boot
-            settings = boot.state[0] if boot.state else {}
-        except Exception:
-            settings = {}
+        import _agent_run_boot
+        settings = _agent_run_boot.settings() or {}
     has_collector = _hook.configure_spans(settings or {})
     if has_collector:
         # What is still buffered leaves at exit (the flusher also sends every

@@ -1,8 +1,10 @@
-// The hook module (_agent_run._hook): the native half of the agent inside the app.
+// The hook module (_agent_run._hook): the native wrappers, proxies and span
+// recording. Loaded by the plugin machinery when the app imports an
+// instrumented library (the agent's start is the boot module's, src/boot).
 //
 // Importing it must stay cheap (well under 1 ms) and import nothing: module
 // init only creates the module object and registers the types; everything
-// else happens when the bootstrap asks for it.
+// else happens when the plugins ask for it.
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
@@ -51,7 +53,6 @@ PyMODINIT_FUNC PyInit__hook(void) {
   // Any failure here fails the import of _hook; the bootstrap catches that
   // and the app runs without the agent.
   if (PyModule_AddStringConstant(m, "__version__", agent_run::kVersion) < 0 ||
-      agent_run::hook::add_config_functions(m) < 0 ||
       agent_run::hook::add_wrapper_types(m) < 0 ||
       agent_run::hook::add_span_functions(m) < 0) {
     Py_DECREF(m);

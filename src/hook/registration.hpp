@@ -5,7 +5,6 @@
 #include <Python.h>
 
 namespace agent_run::hook {
-int add_config_functions(PyObject* module);   // config_binding.cpp
 int add_wrapper_types(PyObject* module);      // the wrapper and proxy types
 int add_span_functions(PyObject* module);     // spans/
 }  // namespace agent_run::hook

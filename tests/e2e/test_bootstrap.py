@@ -21,7 +21,7 @@ def test_users_sitecustomize_runs_exactly_once(home, tmp_path):
         "import os\n"
         "with open(%r, 'a') as f: f.write('ran %%d\\n' %% os.getpid())\n"
         "USER_MARK = 42\n" % str(count))
-    code = "import sitecustomize,sys; print(sitecustomize.USER_MARK, sitecustomize.__file__, '_agent_run._hook' in sys.modules)"
+    code = "import sitecustomize,sys; print(sitecustomize.USER_MARK, sitecustomize.__file__, '_agent_run_boot' in sys.modules)"
     env = clean_env(home, PYTHONPATH=str(user))
     bare = run([SYSTEM_PYTHON, "-c", code], env=env)
     first = count.read_text()
@@ -68,7 +68,7 @@ def test_python_child_inherits_the_agent(home):
 def test_multiprocessing_spawn_child_has_the_agent(home, tmp_path):
     script = tmp_path / "mp_app.py"
     script.write_text("import multiprocessing as mp, sys\n"
-            "def f(q): q.put('_agent_run._hook' in sys.modules)\n"
+            "def f(q): q.put('_agent_run_boot' in sys.modules)\n"
             "if __name__ == '__main__':\n"
             "    ctx = mp.get_context('spawn'); q = ctx.Queue(); p = ctx.Process(target=f, args=(q,))\n"
             "    p.start(); print(q.get(timeout=60)); p.join()\n")
@@ -80,7 +80,7 @@ def test_multiprocessing_spawn_child_has_the_agent(home, tmp_path):
 def test_switch_off_keeps_children_without_the_agent(home):
     env = clean_env(home, AGENT_RUN_INHERIT_SUBPROCESSES="false", PYTHONPATH="/opt/keep")
     r = run([AGENT_RUN, SYSTEM_PYTHON, "-c",
-             "import subprocess,sys\nprint('parent', '_agent_run._hook' in sys.modules)\n"
+             "import subprocess,sys\nprint('parent', '_agent_run_boot' in sys.modules)\n"
              "r=subprocess.run([sys.executable, %r], capture_output=True)\nsys.stdout.write(r.stdout.decode())" % REPORT],
             env=env)
     assert r.returncode == 0, r.stderr
@@ -130,20 +130,26 @@ def _bootstrap_dir(home):
                 if l.strip().startswith("AGENT_RUN_BOOTSTRAP="))
 
 
-@pytest.mark.parametrize("damage", ["garbage", "missing"])
-def test_broken_hook_module_leaves_the_app_running(home, tmp_path, damage):
-    # A bootstrap whose hook module cannot load (a damaged or missing file):
-    # the app runs, one warning, and the children do not try again.
-    import shutil
-    boot = tmp_path / "boot"
-    shutil.copytree(_bootstrap_dir(home), str(boot))
-    for so in glob.glob(str(boot / "_agent_run" / "_hook.cpython-311*.so")):
+def _damage(pattern, damage):
+    found = glob.glob(pattern)
+    assert found, pattern
+    for so in found:
         if damage == "garbage":
             with open(so, "wb") as f:
                 f.write(b"\x7fELF not really")
         else:
             os.unlink(so)
-    code = ("import os, sys, subprocess; print('hook', '_agent_run._hook' in sys.modules);"
+
+
+@pytest.mark.parametrize("damage", ["garbage", "missing"])
+def test_broken_boot_module_leaves_the_app_running(home, tmp_path, damage):
+    # A bootstrap whose boot module cannot load (a damaged or missing file):
+    # the app runs, one warning, and the children do not try again.
+    import shutil
+    boot = tmp_path / "boot"
+    shutil.copytree(_bootstrap_dir(home), str(boot))
+    _damage(str(boot / "_agent_run_boot.cpython-311*.so"), damage)
+    code = ("import os, sys, subprocess; print('hook', '_agent_run_boot' in sys.modules);"
             "print('child sees', os.environ.get('PYTHONPATH', '<unset>'))")
     env = clean_env(home, PYTHONPATH="%s:/opt/u" % boot, AGENT_RUN_BOOTSTRAP=str(boot),
                     AGENT_RUN_ORIG_PYTHONPATH="/opt/u", AGENT_RUN_VERSION="x")
@@ -152,3 +158,21 @@ def test_broken_hook_module_leaves_the_app_running(home, tmp_path, damage):
     assert r.stdout == b"hook False\nchild sees /opt/u\n"
     lines = [l for l in r.stderr.decode().splitlines() if l.strip()]
     assert len(lines) == 1 and "running without the agent" in lines[0], lines
+
+
+@pytest.mark.parametrize("damage", ["garbage", "missing"])
+def test_broken_hook_module_leaves_the_app_running(home, tmp_path, damage):
+    # The hook module (wrappers, spans) loads with the first instrumented
+    # import: when it cannot, that import and the app still work, and the log
+    # says once that the app runs without instrumentation.
+    import shutil
+    boot = tmp_path / "boot"
+    shutil.copytree(_bootstrap_dir(home), str(boot))
+    _damage(str(boot / "_agent_run" / "_hook.cpython-311*.so"), damage)
+    code = "import sqlite3; print(sqlite3.connect(':memory:').execute('select 41 + 1').fetchone()[0])"
+    env = clean_env(home, PYTHONPATH=str(boot), AGENT_RUN_BOOTSTRAP=str(boot), AGENT_RUN_VERSION="x")
+    r = run([SYSTEM_PYTHON, "-c", code], env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"42\n"
+    err = r.stderr.decode()
+    assert err.count("ERROR") == 1 and "instrumentation failed to start; the program runs without it" in err, err

@@ -4,7 +4,7 @@ import re
 
 from conftest import AGENT_RUN, SYSTEM_PYTHON, clean_env, run
 
-APP = [SYSTEM_PYTHON, "-c", "import sys; print('app ran', '_agent_run._hook' in sys.modules)"]
+APP = [SYSTEM_PYTHON, "-c", "import sys; print('app ran', '_agent_run_boot' in sys.modules)"]
 
 
 def test_generate_then_check_passes(home, tmp_path):
@@ -81,7 +81,7 @@ def test_config_file_reaches_the_app_and_precedence(home, tmp_path):
     cfg = tmp_path / "agent-run.toml"
     cfg.write_text('service_name = "from-file"\nlog_level = "info"\n')
     log = tmp_path / "log"
-    show = [SYSTEM_PYTHON, "-c", "from _agent_run import boot; print(boot.state[0]['service_name'])"]
+    show = [SYSTEM_PYTHON, "-c", "import _agent_run_boot; print(_agent_run_boot.settings()['service_name'])"]
     r = run([AGENT_RUN, "-c", str(cfg), "--log-file", str(log)] + show, env=clean_env(home))
     assert r.stdout == b"from-file\n", r.stderr
     r = run([AGENT_RUN, "-c", str(cfg)] + show, env=clean_env(home, OTEL_SERVICE_NAME="from-otel"))
@@ -96,7 +96,7 @@ def test_config_file_reaches_the_app_and_precedence(home, tmp_path):
 
 def test_config_in_working_directory_is_found(home, tmp_path):
     (tmp_path / "agent-run.toml").write_text('service_name = "cwd-file"\n')
-    show = [SYSTEM_PYTHON, "-c", "from _agent_run import boot; print(boot.state[0]['service_name'])"]
+    show = [SYSTEM_PYTHON, "-c", "import _agent_run_boot; print(_agent_run_boot.settings()['service_name'])"]
     r = run([AGENT_RUN] + show, env=clean_env(home), cwd=str(tmp_path))
     assert r.stdout == b"cwd-file\n", r.stderr
 

@@ -21,7 +21,8 @@ def test_agent_adds_only_its_own_modules(home, python):
     assert agent.returncode == 0, agent.stderr
     before = set(json.loads(bare.stdout))
     after = set(json.loads(agent.stdout))
-    assert "_agent_run._hook" in after
+    # The start is native: the boot module, and no Python module of the agent's.
+    assert sorted(m for m in after - before if m.startswith("_agent_run")) == ["_agent_run_boot"]
     # Where no sitecustomize existed, the bootstrap's own stays registered.
     added = sorted(m for m in after - before if not m.startswith("_agent_run") and m != "sitecustomize")
     assert added == [], "the agent imported %s at startup" % added
@@ -30,14 +31,20 @@ def test_agent_adds_only_its_own_modules(home, python):
             assert heavy not in after, heavy
 
 
-def test_hook_module_import_imports_nothing(home):
-    # Imported on its own (package on sys.path, no sitecustomize): only itself and its package.
+@pytest.mark.parametrize("module, added", [
+    # The boot module runs in every process: itself only.
+    ("_agent_run_boot", "['_agent_run_boot']"),
+    # The hook module, with the plugin machinery: itself and its package.
+    ("_agent_run._hook", "['_agent_run', '_agent_run._hook']"),
+])
+def test_native_module_import_imports_nothing(home, module, added):
+    # Imported on its own (bootstrap on sys.path, no sitecustomize).
     code = ("import sys, os; sys.path.insert(0, os.environ['AGENT_RUN_BOOTSTRAP']); b=set(sys.modules);"
-            "import _agent_run._hook as h; print(sorted(set(sys.modules)-b)); print(h.__version__)")
+            "import %s as h; print(sorted(set(sys.modules)-b)); print(h.__version__)" % module)
     probe = run([AGENT_RUN, "--dry-run", "/usr/bin/python3"], env=clean_env(home))
     boot = next(l.split("=", 1)[1] for l in probe.stdout.decode().splitlines()
                 if l.strip().startswith("AGENT_RUN_BOOTSTRAP="))
     r = run(["/usr/bin/python3", "-S", "-c", code], env=clean_env(home, AGENT_RUN_BOOTSTRAP=boot.strip()))
     assert r.returncode == 0, r.stderr
     lines = r.stdout.decode().splitlines()
-    assert lines[0] == "['_agent_run', '_agent_run._hook']"
+    assert lines[0] == added

@@ -15,7 +15,7 @@ def test_installed_copy_runs_an_app_with_the_agent(home, tmp_path):
     assert agent.exists()
     assert (prefix / "libexec" / "agent-run" / "collector").exists()
     assert (prefix / "share" / "agent-run" / "templates" / "sitecustomize.py.in").exists()
-    code = "import sys; print('_agent_run._hook' in sys.modules)"
+    code = "import sys; print('_agent_run_boot' in sys.modules)"
     r = run([str(agent), SYSTEM_PYTHON, "-c", code], env=clean_env(home))
     assert r.returncode == 0, r.stderr
     assert r.stdout == b"True\n"

@@ -30,7 +30,7 @@ def children_of(pid):
 
 def hook_mapped(pid):
     with open("/proc/%d/maps" % pid) as f:
-        return "/_agent_run/_hook.cpython-" in f.read()
+        return "/_agent_run_boot.cpython-" in f.read()
 
 
 def worker_reports(port, want):

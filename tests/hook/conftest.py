@@ -67,7 +67,8 @@ def python(request):
 
 @pytest.fixture(scope="session")
 def agent_pkg(tmp_path_factory):
-    """A directory holding the _agent_run package: sources + built modules."""
+    """A directory holding the _agent_run package (sources + built hook
+    modules) and the boot module beside it, as in a bootstrap directory."""
     root = tmp_path_factory.mktemp("agentpkg")
     dst = root / "_agent_run"
     shutil.copytree(SOURCE_PKG, str(dst), ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
@@ -76,6 +77,12 @@ def agent_pkg(tmp_path_factory):
         pytest.fail("no _hook*.so in %s: build the agent_run_hook_* targets first" % STAGE_PKG)
     for so in sos:
         shutil.copy2(so, str(dst))
+    boots = glob.glob(os.path.join(os.path.dirname(STAGE_PKG), "_agent_run_boot*.so"))
+    if not boots:
+        pytest.fail("no _agent_run_boot*.so in %s: build the agent_run_boot_* targets first"
+                    % os.path.dirname(STAGE_PKG))
+    for so in boots:
+        shutil.copy2(so, str(root))
     return str(root)
 
 
@@ -108,7 +115,7 @@ def run_script(agent_pkg, tmp_path):
     """run_script(python, script, *args, agent=True, settings=None) runs
     scripts/<script> (or an absolute path). With agent=True it goes through
     scripts/agent_runner.py, which installs the instrumentation first, the way
-    boot does, with `settings` and the log in a file (Run.log)."""
+    the agent's start does, with `settings` and the log in a file (Run.log)."""
     counter = [0]
 
     def run(python, script, *args, agent=True, settings=None, timeout=120, env=None):

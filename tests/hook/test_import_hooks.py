@@ -38,6 +38,8 @@ def test_unused_libraries_are_never_imported(python, run_script, tmp_path):
     assert r.rc == 0 and r.stdout == plain.stdout == b"hello\n", r
     info = _report(tmp_path)
     assert info["agent_loaded"], (info, r)
+    # Not even the agent's own plugin machinery: only its boot module.
+    assert info["machinery_loaded"] == [], (info, r)
     assert info["loaded"] == [], (info, r)
     assert set(info["loaded_by_agent"]) <= baseline, (info, baseline, r)
     assert "agent-run health: plugin sqlite3: waiting" in r.log, r.log
@@ -72,3 +74,20 @@ def test_distribution_version_checked_at_import(python, run_script, tmp_path):
     assert h["fakelib-outside"]["state"] == "unsupported", h
     assert "outside >=1.0,<2.5" in h["fakelib-outside"]["note"], h
     assert not info["metadata_imported"], info
+
+
+def test_post_import_hook_api(python, run_script):
+    # The native finder and loader of the boot module, without the plugin machinery.
+    r = run_script(python, "import_hooks_api.py", agent=False)
+    assert r.rc == 0, r
+    info = r.json()
+    assert info["finder_first"] == "PostImportFinder", info
+    assert info["other_name"] == info["keyword_call"] == "None", info
+    # the module keeps its real loader, the hook saw it after execution
+    assert info["after_import"] == [["colorsys", "SourceFileLoader", "SourceFileLoader"]], info
+    assert info["works"] == 1.0, info
+    assert info["after_reload"] == 2 and info["already_imported"] == "json", info
+    assert info["after_remove"] == 3 and info["removed_passes"] == "None", info
+    assert info["failing_import_ok"], info
+    assert info["errors"] == [["wave", "ValueError", "hook failed on purpose"]], info
+    assert info["uninstalled"] and info["reinstalled"], info

@@ -30,6 +30,9 @@ def pkg(tmp_path_factory):
     if not (dst / "plugins" / "__init__.py").exists():
         (dst / "plugins" / "__init__.py").write_text("")
     shutil.copy(_mods[0], str(d))
+    # The boot module (log, settings, plugin table) the Python side imports.
+    for so in glob.glob(os.path.join(BUILD_DIR, "stage", "share", "agent-run", "bootstrap", "_agent_run_boot*.so")):
+        shutil.copy(so, str(d))
     (dst / "_hook.py").write_text("from _spans_testmod import *\n")
     sys.path.insert(0, str(d))
     for m in [m for m in sys.modules if m == "_agent_run" or m.startswith("_agent_run.")]:

@@ -14,5 +14,5 @@ if args and args[0] == "--kill":
 print("args:", args)
 print("stdin:", sys.stdin.read() if not sys.stdin.isatty() else "")
 print("to stderr", file=sys.stderr)
-print("agent:", "_agent_run._hook" in sys.modules, file=sys.stderr)
+print("agent:", "_agent_run_boot" in sys.modules, file=sys.stderr)
 sys.exit(int(os.environ.get("ECHO_EXIT", "0")))

@@ -2,7 +2,7 @@
 import os
 import sys
 
-print("hook=%s" % ("_agent_run._hook" in sys.modules))
+print("hook=%s" % ("_agent_run_boot" in sys.modules))
 print("pid=%d" % os.getpid())
 print("sitecustomize=%s" % getattr(sys.modules.get("sitecustomize"), "__file__", None))
 print("sys_path=%s" % os.pathsep.join(p for p in sys.path if p))

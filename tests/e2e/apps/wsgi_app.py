@@ -14,8 +14,8 @@ def app(environ, start_response):
     body = json.dumps({
         "pid": os.getpid(),
         "ppid": os.getppid(),
-        "hook": "_agent_run._hook" in sys.modules,
-        "boot": getattr(sys.modules.get("_agent_run.boot"), "state", None) is not None,
+        "hook": "_agent_run_boot" in sys.modules,
+        "boot": "_agent_run_boot" in sys.modules and sys.modules["_agent_run_boot"].settings() is not None,
     }).encode()
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
     return [body]

@@ -1,4 +1,4 @@
-"""Runs a program with the instrumentation installed the way boot does it:
+"""Runs a program with the instrumentation installed the way the agent's start does it:
 agent_runner.py <program.py> [args...]
 
 AGENT_RUN_TEST_PKG: the dir holding _agent_run; AGENT_RUN_TEST_LOG: the log
@@ -10,12 +10,11 @@ import os
 import sys
 
 sys.path.insert(0, os.environ["AGENT_RUN_TEST_PKG"])
-from _agent_run import log  # noqa: E402
+import _agent_run_boot  # noqa: E402
 
-log.configure(os.environ.get("AGENT_RUN_TEST_LOG_LEVEL", "debug"), os.environ["AGENT_RUN_TEST_LOG"])
-from _agent_run import instrumentation  # noqa: E402
-
-instrumentation.install(ast.literal_eval(os.environ.get("AGENT_RUN_TEST_SETTINGS") or "{}"), log)
+_agent_run_boot.configure_log(os.environ.get("AGENT_RUN_TEST_LOG_LEVEL", "debug"), os.environ["AGENT_RUN_TEST_LOG"])
+_agent_run_boot.install_instrumentation(ast.literal_eval(os.environ.get("AGENT_RUN_TEST_SETTINGS") or "{}"),
+                                        os.environ["AGENT_RUN_TEST_PKG"])
 
 # What the agent alone has imported (runpy, below, brings its own).
 sys._agent_run_test_modules_after_install = sorted(sys.modules)

@@ -14,4 +14,6 @@ if report:
         f.write(repr({"loaded": [m for m in LIBRARIES if m in sys.modules],
                       "heavy_now": [m for m in HEAVY if m in sys.modules],
                       "loaded_by_agent": [m for m in HEAVY if m in after_install],
-                      "agent_loaded": "_agent_run.instrumentation" in sys.modules}))
+                      "agent_loaded": "_agent_run_boot" in sys.modules and
+                      sys.modules["_agent_run_boot"].settings() is not None,
+                      "machinery_loaded": [m for m in sys.modules if m.startswith("_agent_run.")]}))

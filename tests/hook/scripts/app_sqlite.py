@@ -50,6 +50,10 @@ if report:
             "conn_type": type(conn).__name__,
             "modules": sorted(m for m in sys.modules if m.startswith("_agent_run"))}
     inst = sys.modules.get("_agent_run.instrumentation")
+    if inst is None and "_agent_run_boot" in sys.modules:
+        # The plugin machinery never started (nothing it instruments was imported).
+        sys.path.insert(0, os.environ["AGENT_RUN_TEST_PKG"])
+        import _agent_run.instrumentation as inst
     if inst is not None:
         info["health"] = inst.health()
         if os.environ.get("UNPLUG_AT_END") and inst._manager is not None:

@@ -8,9 +8,9 @@
 #include <cstdlib>
 
 #include "config/config.hpp"
-#include "hook/registration.hpp"
+#include "boot/registration.hpp"
 
-namespace agent_run::hook {
+namespace agent_run::boot {
 
 namespace {
 
@@ -49,8 +49,17 @@ PyObject* diagnostics(const std::vector<config::Diagnostic>& ds) {
   return out;
 }
 
-// load_config() -> (settings: dict, errors: [(where, message)], warnings: [(where, message)])
-PyObject* load_config(PyObject*, PyObject*) {
+PyObject* load_config(PyObject*, PyObject*) { return load_settings(); }
+
+PyMethodDef methods[] = {
+    {"load_config", load_config, METH_NOARGS,
+     "load_config() -> (settings, errors, warnings): agent-run's configuration for this process."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+}  // namespace
+
+PyObject* load_settings() {
   config::Sources sources;
   if (const char* f = std::getenv("AGENT_RUN_CONFIG")) sources.file = f;
   sources.env = config::process_environment();
@@ -76,16 +85,8 @@ PyObject* load_config(PyObject*, PyObject*) {
   return Py_BuildValue("(NNN)", settings, errors, warnings);
 }
 
-PyMethodDef methods[] = {
-    {"load_config", load_config, METH_NOARGS,
-     "load_config() -> (settings, errors, warnings): agent-run's configuration for this process."},
-    {nullptr, nullptr, 0, nullptr},
-};
-
-}  // namespace
-
 int add_config_functions(PyObject* module) {
   return PyModule_AddFunctions(module, methods);
 }
 
-}  // namespace agent_run::hook
+}  // namespace agent_run::boot
