@@ -384,14 +384,14 @@ void remove_import_hooks(PyObject* name, PyObject* hook) {
 }
 
 int add_import_hook_functions(PyObject* module) {
-  PostImportFinderType.tp_name = "_agent_run._hook.PostImportFinder";
+  PostImportFinderType.tp_name = "_agent_run_boot.PostImportFinder";
   PostImportFinderType.tp_basicsize = sizeof(PyObject);
   PostImportFinderType.tp_flags = Py_TPFLAGS_DEFAULT;
   PostImportFinderType.tp_doc = "agent-run's post-import finder (first on sys.meta_path).";
   PostImportFinderType.tp_methods = finder_methods;
   PostImportFinderType.tp_new = nullptr;  // the one instance is made here
 
-  HookLoaderType.tp_name = "_agent_run._hook.HookLoader";
+  HookLoaderType.tp_name = "_agent_run_boot.HookLoader";
   HookLoaderType.tp_basicsize = sizeof(HookLoaderObject);
   HookLoaderType.tp_flags = Py_TPFLAGS_DEFAULT;
   HookLoaderType.tp_doc = "Stands in for a module's loader until its post-import hooks have run.";
