@@ -5,6 +5,9 @@
 #define TOML_HEADER_ONLY 1
 #define TOML_EXCEPTIONS 0
 #define TOML_ENABLE_FORMATTERS 0
+// GCC 12 has floating-point <charconv>: without this toml++ parses floats
+// with a stringstream, which links all of std::locale into the boot module.
+#define TOML_FLOAT_CHARCONV 1
 #include <toml++/toml.h>
 
 #include <fcntl.h>
