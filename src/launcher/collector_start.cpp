@@ -132,18 +132,17 @@ std::optional<std::string> start_collector(const CollectorLaunch& p, std::string
   for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
 
-  std::vector<std::string> env_store;
-  for (char** e = environ; e && *e; ++e) {
-    if (std::strncmp(*e, "AGENT_RUN_COLLECTOR_OTLP_HEADERS=", 33) == 0) continue;
-    env_store.emplace_back(*e);
-  }
-  if (!p.otlp_headers.empty()) {
-    std::string h;
-    for (const auto& kv : p.otlp_headers) h += kv + "\n";
-    env_store.push_back("AGENT_RUN_COLLECTOR_OTLP_HEADERS=" + h);
-  }
+  // The launcher's environment (pointers to its own strings: nothing copied)
+  // with the OTLP headers in their variable.
+  std::string headers;
   std::vector<char*> envp;
-  for (auto& e : env_store) envp.push_back(const_cast<char*>(e.c_str()));
+  for (char** e = environ; e && *e; ++e)
+    if (std::strncmp(*e, "AGENT_RUN_COLLECTOR_OTLP_HEADERS=", 33) != 0) envp.push_back(*e);
+  if (!p.otlp_headers.empty()) {
+    headers = "AGENT_RUN_COLLECTOR_OTLP_HEADERS=";
+    for (const auto& kv : p.otlp_headers) headers += kv + "\n";
+    envp.push_back(&headers[0]);
+  }
   envp.push_back(nullptr);
 
   auto give_up = [&](int fd1, int fd2) {
