@@ -172,7 +172,8 @@ std::optional<std::string> start_collector(const CollectorLaunch& p, std::string
   spawn.nfds = 4;
   std::string why;
   if (spawn_detached(spawn, why) < 0) {
-    error = why + " (reinstall agent-run)";
+    // A collector that cannot be executed is a broken installation.
+    error = why.rfind("cannot execute", 0) == 0 ? why + " (reinstall agent-run)" : why;
     return give_up(listen_fd, devnull);
   }
   ::close(listen_fd);

@@ -53,3 +53,41 @@ def test_collector_that_cannot_be_executed(home, tmp_path):
     assert len(lines) == 1, lines
     assert lines[0].startswith("agent-run: warning: cannot start the collector: cannot execute ")
     assert "collector: Permission denied" in lines[0] and "records nothing" in lines[0]
+
+
+def test_collector_killed_while_the_app_runs_one_warning_at_exit(home):
+    # The app records spans, its collector is killed (found by its socket,
+    # stopped by PID), the app records more: they are dropped and counted
+    # without blocking, and the process says so once, at exit.
+    app = r"""
+import os, signal, sqlite3, sys, time
+sock = os.environ["AGENT_RUN_COLLECTOR_SOCKET"]
+c = sqlite3.connect(':memory:')
+for _ in range(20):
+    c.execute('select 1')
+time.sleep(0.3)  # a flush: the process is connected
+for p in os.listdir("/proc"):
+    try:
+        with open("/proc/%s/cmdline" % p, "rb") as f:
+            if p.isdigit() and b"--socket=" + sock.encode() in f.read().split(b"\0"):
+                os.kill(int(p), signal.SIGKILL)
+    except OSError:
+        pass
+t0 = time.monotonic()
+for _ in range(2000):
+    c.execute('select 1')
+time.sleep(0.3)
+for _ in range(20):
+    c.execute('select 1')
+print("done in %.1f s %s" % (time.monotonic() - t0, os.path.dirname(sock)))
+sys.exit(3)
+"""
+    r = run([AGENT_RUN, SYSTEM_PYTHON, "-c", app], env=clean_env(home))
+    if r.stdout.startswith(b"done in "):
+        shutil.rmtree(r.stdout.split()[4].decode(), ignore_errors=True)  # what the killed collector left
+    assert r.returncode == 3, r.stderr
+    assert r.stdout.startswith(b"done in ")
+    assert float(r.stdout.split()[2]) < 5, "recording never waits on a dead collector"
+    lines = [l for l in r.stderr.decode().splitlines() if l.strip()]
+    assert len(lines) == 1, lines
+    assert "spans were dropped" in lines[0] and "stopped while the app ran" in lines[0]
