@@ -19,6 +19,7 @@ move with the machine's load: compare them within one run.
 """
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -68,6 +69,7 @@ def main():
                 d_f = rows["on"][1] - rows["off"][1]
                 print("%-48s %-22s %-14s %+7.2f ms %+8.0f" % ("", "", "on - off", d_ms, d_f))
     sys.stdout.flush()
+    shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":
