@@ -51,12 +51,16 @@ def _at_exit(hook, log):
             from _agent_run import log
         st = hook.span_stats()
         if st["dropped_no_collector"]:
-            # The launcher does not wait for the collector: this is where a
-            # collector that never came up (or died) shows, once per process.
+            # A collector that stops on its own removes its socket: one that
+            # could not start has said why on the app's stderr, one that
+            # drained after the app's first process exited has done its job.
+            # A socket still there means it died (killed, crashed): say it
+            # here, once per process.
             import os
-            log.warning("agent-run: %d spans were dropped: the collector at %s could not be reached "
-                        "(its log is next to the socket, or in log_file)", st["dropped_no_collector"],
-                        os.environ.get("AGENT_RUN_COLLECTOR_SOCKET", "?"))
+            sock = os.environ.get("AGENT_RUN_COLLECTOR_SOCKET", "")
+            if sock and os.path.exists(sock):
+                log.warning("agent-run: %d spans were dropped: the collector at %s stopped while the app ran "
+                            "(its log is next to the socket, or in log_file)", st["dropped_no_collector"], sock)
         if log.enabled(log.INFO):
             log.info("agent-run spans: ended=%d sent=%d dropped(no collector)=%d dropped(buffer full)=%d",
                      st["ended"], st["sent"], st["dropped_no_collector"], st["dropped_buffer_full"])

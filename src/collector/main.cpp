@@ -4,6 +4,7 @@
 // gone or on SIGTERM. See docs/collector.md.
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -113,6 +114,75 @@ void remove_private_files(const Options& o, const std::string& log_path, Log& lo
   if (o.remove_socket_dir || o.log_path.empty()) ::rmdir(dirname_of(o.socket_path).c_str());
 }
 
+// Writes one line to stderr: the app's while the collector starts (with
+// --release-stderr), so a line here is what the user sees of it.
+void tell_user(const std::string& line) {
+  std::string l = "agent-run: warning: " + line + "\n";
+  const char* p = l.data();
+  size_t left = l.size();
+  while (left > 0) {
+    ssize_t n = ::write(2, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    p += n;
+    left -= size_t(n);
+  }
+}
+
+// The collector cannot run: the user hears it once, on stderr; the socket
+// (the launcher's) goes, so that the app's processes find no collector and
+// count what they record as dropped, without a warning of their own. With
+// --release-stderr and the default log, that line says it all: nothing is
+// left on disk.
+[[noreturn]] void fail_startup(const Options& o, const std::string& log_path, const std::string& why) {
+  Log& log = Log::get();
+  log.error(why + "; the collector does not run (the app runs without tracing)");
+  if (o.listen_fd >= 0) ::unlink(o.socket_path.c_str());
+  const bool keep_log = !(o.release_stderr && o.log_path.empty());
+  if (!keep_log) ::unlink(log_path.c_str());
+  remove_private_files(o, log_path, log, false);
+  tell_user("the collector cannot start: " + why + "; the app runs, and the agent records nothing" +
+            (keep_log ? " (collector log: " + log_path + ")" : std::string()));
+  ::_exit(1);
+}
+
+// Bad options (a launcher and a collector of different builds): the
+// launcher's socket and directory are found on the command line itself.
+int fail_options(int argc, char** argv, const std::string& error) {
+  bool launched = false;
+  std::string socket;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--release-stderr=1") launched = true;
+    if (a.rfind("--socket=", 0) == 0) socket = a.substr(9);
+  }
+  if (!launched) {
+    fprintf(stderr, "agent-run collector: %s\n%s", error.c_str(), usage().c_str());
+    return 2;
+  }
+  if (!socket.empty()) {
+    ::unlink(socket.c_str());
+    ::rmdir(dirname_of(socket).c_str());
+  }
+  tell_user("the collector cannot start: " + error +
+            " (the launcher and the collector are not of the same build: reinstall agent-run); "
+            "the app runs, and the agent records nothing");
+  return 2;
+}
+
+// Once the collector runs, it keeps nothing of the app's: a reader of the
+// app's stderr (subprocess.run(capture_output=True)) gets EOF when the app
+// exits, not after the collector's drain.
+void release_stderr() {
+  int fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (fd < 0) {
+    ::close(2);
+    return;
+  }
+  ::dup2(fd, 2);
+  ::close(fd);
+}
+
 // The OTLP exporter lives in otlp_exporter.so next to this executable, loaded
 // only when configured: libcurl and libprotobuf (38 shared libraries in all)
 // cost 10 ms of CPU at every collector start, which ran beside every app's
@@ -146,16 +216,19 @@ std::unique_ptr<Exporter> load_otlp_exporter(const Options& o, std::string& erro
 
 int main(int argc, char** argv) {
   std::string error;
-  auto parsed = parse_options(argc, argv, error);
-  if (!parsed) {
-    // Started by hand (the launcher never passes bad options): stderr is ours.
-    fprintf(stderr, "agent-run collector: %s\n%s", error.c_str(), usage().c_str());
-    return 2;
+  if (argc == 2 && std::strcmp(argv[1], "--help") == 0) {
+    fputs(usage().c_str(), stdout);
+    return 0;
   }
+  auto parsed = parse_options(argc, argv, error);
+  if (!parsed) return fail_options(argc, argv, error);
   const Options& o = *parsed;
   std::string log_path = o.log_path.empty() ? dirname_of(o.socket_path) + "/collector.log" : o.log_path;
-  Log::get().open(log_path);
   Log& log = Log::get();
+  std::vector<std::string> warnings;  // startup problems the collector runs with: told once, on stderr
+  if (!log.open(log_path))
+    warnings.push_back("the collector cannot open its log " + log_path + ": " + std::strerror(errno) +
+                       "; it runs without a log");
 
   // Signals: handled through a signalfd in the server loop; a dead peer never kills us.
   sigset_t mask;
@@ -178,11 +251,13 @@ int main(int argc, char** argv) {
     // A short program can end before its collector is up (the launcher does
     // not wait for it): nothing to collect, nothing to leave behind.
     log.info("the app (pid " + std::to_string(o.app_pid) + ") is already gone; not starting");
+    if (o.listen_fd >= 0) ::unlink(o.socket_path.c_str());
     remove_private_files(o, log_path, log, false);
     return 0;
   }
 
   std::vector<std::unique_ptr<Exporter>> exporters;
+  std::vector<std::string> failed;  // "exporter X cannot start: why"
   bool wanted_any = false;
   for (const auto& name : o.exporters) {
     if (name == "none") continue;
@@ -194,27 +269,31 @@ int main(int argc, char** argv) {
       e = load_otlp_exporter(o, error);
     else if (name == "console")
       e = make_console_exporter(o, error);
-    if (e)
+    if (e) {
       exporters.push_back(std::move(e));
-    else
-      log.error("exporter " + name + " cannot start: " + error);
+    } else {
+      failed.push_back("exporter " + name + " cannot start: " + error);
+      log.error(failed.back());
+    }
   }
-  if (wanted_any && exporters.empty()) {
-    log.error("no exporter could start; the collector does not run (the app runs without tracing)");
-    return 1;
-  }
+  auto joined = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& s : v) out += (out.empty() ? "" : "; ") + s;
+    return out;
+  };
+  if (wanted_any && exporters.empty()) fail_startup(o, log_path, joined(failed));
+  if (!failed.empty()) warnings.push_back(joined(failed) + "; the other exporters run (collector log: " + log_path + ")");
 
   SpanStore store(&exporters, o.batch_max_spans, o.batch_max_delay_ms);
   Server server(o, &store);
-  if (!server.listen(error)) {
-    log.error("cannot listen: " + error);
-    return 1;
-  }
+  if (!server.listen(error)) fail_startup(o, log_path, "cannot listen: " + error);
   std::string names;
   for (const auto& e : exporters) names += std::string(names.empty() ? "" : ",") + e->name();
   log.info(std::string("agent-run ") + agent_run::kVersion + " collector listening on " + o.socket_path +
            " for app pid " + std::to_string(o.app_pid) + ", exporters: " + (names.empty() ? "none" : names));
   signal_ready(o.ready_fd);
+  for (const auto& w : warnings) tell_user(w);
+  if (o.release_stderr) release_stderr();
 
   uint64_t drain_started = 0;
   std::string reason = server.run(watch, drain_started);

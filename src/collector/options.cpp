@@ -35,7 +35,7 @@ std::vector<std::string> split(const std::string& s, char sep) {
 }  // namespace
 
 std::string usage() {
-  return "usage: collector --socket=PATH [--app-pid=N] [--ready-fd=N] [--log=PATH] [--exporter=store|local,otlp,console,none]\n"
+  return "usage: collector --socket=PATH [--listen-fd=N] [--release-stderr=0|1] [--app-pid=N] [--ready-fd=N] [--log=PATH] [--exporter=store|local,otlp,console,none]\n"
          "  [--service-name=S] [--drain-timeout-ms=N] [--data-dir=DIR] [--store-max-file-bytes=N] [--store-max-files=N]\n"
          "  [--otlp-endpoint=URL] [--otlp-traces-endpoint=URL] [--otlp-timeout-ms=N] [--otlp-compression=gzip|none]\n"
          "  [--otlp-queue-spans=N] [--otlp-max-retry-ms=N] [--otlp-backoff-max-ms=N] [--console-path=PATH] [--batch-max-spans=N] [--batch-max-delay-ms=N]\n"
@@ -73,6 +73,17 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error) 
          uint64_t x;
          if (!to_u64(v, x) || x > 0x7fffffff) return false;
          o.app_pid = int(x);
+         return true;
+       })},
+      {"listen-fd", Setter([&](const std::string& v) {
+         uint64_t x;
+         if (!to_u64(v, x) || x > 65535) return false;
+         o.listen_fd = int(x);
+         return true;
+       })},
+      {"release-stderr", Setter([&](const std::string& v) {
+         if (v != "0" && v != "1") return false;
+         o.release_stderr = v == "1";
          return true;
        })},
       {"ready-fd", Setter([&](const std::string& v) {

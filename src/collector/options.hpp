@@ -13,7 +13,9 @@ struct Options {
   std::string socket_path;
   int socket_mode = 0600;
   int app_pid = 0;                  // 0: no app to watch (runs until SIGTERM)
-  int ready_fd = -1;                // one byte written once listening
+  int listen_fd = -1;               // a listening socket made by the launcher (bound at socket_path); -1: bind here
+  bool release_stderr = false;      // stderr is the app's: startup errors only, then /dev/null once running
+  int ready_fd = -1;                // one byte written once listening (tests and benchmarks)
   std::string log_path;             // empty: collector.log in the socket directory, removed after a clean run
   bool remove_socket_dir = false;   // remove the socket's directory at exit
   std::string service_name = "unknown_service";

@@ -1,6 +1,7 @@
 #include "collector/server.hpp"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -56,7 +57,33 @@ Server::~Server() {
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
 }
 
-bool Server::listen(std::string& error) {
+// The launcher's socket (--listen-fd): already bound at socket_path (in its
+// 0700 directory, with umask 077) and listening, so the app's processes may
+// have connected before we got here; their connections wait in the backlog.
+bool Server::adopt_listener(std::string& error) {
+  int fd = o_.listen_fd;
+  int listening = 0, domain = 0;
+  socklen_t len = sizeof listening;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) {
+    const bool closed = errno == EBADF;
+    error = "--listen-fd=" + std::to_string(fd) + (closed ? " is not open" : " is not a listening socket") +
+            " (the launcher and the collector do not match: reinstall agent-run)";
+    return false;
+  }
+  len = sizeof domain;
+  if (::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 || domain != AF_UNIX) {
+    error = "--listen-fd=" + std::to_string(fd) + " is not a UNIX socket";
+    return false;
+  }
+  int fl = ::fcntl(fd, F_GETFL);
+  ::fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  listen_fd_ = fd;
+  socket_owned_ = true;
+  return true;
+}
+
+bool Server::bind_listener(std::string& error) {
   sockaddr_un addr{};
   if (o_.socket_path.size() >= sizeof(addr.sun_path)) {
     error = "socket path too long: " + o_.socket_path;
@@ -76,9 +103,19 @@ bool Server::listen(std::string& error) {
     error = "bind " + o_.socket_path + ": " + std::strerror(errno);
     return false;
   }
+  socket_owned_ = true;
   ::chmod(o_.socket_path.c_str(), mode_t(o_.socket_mode));
-  if (::listen(listen_fd_, 512) != 0) {
+  if (::listen(listen_fd_, 4096) != 0) {
     error = std::string("listen: ") + std::strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+bool Server::listen(std::string& error) {
+  if (o_.listen_fd >= 0) {
+    if (!adopt_listener(error)) return false;
+  } else if (!bind_listener(error)) {
     return false;
   }
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
@@ -94,7 +131,7 @@ bool Server::listen(std::string& error) {
 }
 
 void Server::unlink_socket() {
-  if (!socket_unlinked_) ::unlink(o_.socket_path.c_str());
+  if (!socket_unlinked_ && socket_owned_) ::unlink(o_.socket_path.c_str());
   socket_unlinked_ = true;
 }
 

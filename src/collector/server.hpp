@@ -40,16 +40,19 @@ class Server {
  public:
   Server(const Options& o, SpanStore* store);
   ~Server();
+  // Listens on the launcher's socket (--listen-fd) or binds socket_path.
   bool listen(std::string& error);
   // Runs until the app is gone or a signal arrives, then drains ingestion
   // (until every connection closed, or half the drain time). Returns the
   // reason ("app-exit", "signal", "error") and the drain start.
   std::string run(AppWatch& watch, uint64_t& drain_started_ms);
   const ServerStats& stats() const { return stats_; }
-  void unlink_socket();
+  void unlink_socket();  // only a socket it owns (never another collector's, found at a failed bind)
 
  private:
   struct Conn;
+  bool adopt_listener(std::string& error);
+  bool bind_listener(std::string& error);
   void accept_ready();
   void read_ready(Conn* c);
   bool handle_message(Conn* c, wire::MessageType type, const uint8_t* payload, uint32_t len);
@@ -61,6 +64,7 @@ class Server {
   int listen_fd_ = -1;
   int epoll_fd_ = -1;
   bool socket_unlinked_ = false;
+  bool socket_owned_ = false;  // ours to unlink: adopted from the launcher, or bound here
   uid_t uid_;
   std::map<int, std::unique_ptr<Conn>> conns_;
   ServerStats stats_;

@@ -2,17 +2,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
+#include <sys/socket.h>
 #include <sys/un.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
+
+#include "launcher/detached_spawn.hpp"
 
 extern char** environ;
 
@@ -63,46 +62,54 @@ std::string join(const std::vector<std::string>& v) {
   return out;
 }
 
-uint64_t now_ms() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
-}
-
-void close_from(int first) {
-#ifdef SYS_close_range
-  if (::syscall(SYS_close_range, first, ~0U, 0) == 0) return;
-#endif
-  long max = ::sysconf(_SC_OPEN_MAX);
-  if (max < 0 || max > 65536) max = 65536;
-  for (int fd = first; fd < max; ++fd) ::close(fd);
+// The listening socket, made here so that the app's processes can connect
+// from the start: connections wait in the backlog until the collector
+// accepts them, and nobody waits for the collector to come up. Close-on-exec:
+// only the collector gets it (as fd 3).
+int listen_socket(const std::string& path, std::string& error) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    error = std::string("cannot create the collector's socket: ") + std::strerror(errno);
+    return -1;
+  }
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  mode_t old = ::umask(0077);
+  int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  ::umask(old);
+  // The kernel caps the backlog at net.core.somaxconn (4096 by default): every
+  // process of a large pre-fork app can connect before the collector accepts.
+  if (rc != 0 || ::listen(fd, 4096) != 0) {
+    error = "cannot listen on " + path + ": " + std::strerror(errno);
+    ::close(fd);
+    return -1;
+  }
+  return fd;
 }
 
 }  // namespace
 
 std::optional<std::string> start_collector(const CollectorLaunch& p, std::string& error) {
   error.clear();
-  if (p.collector_path.empty() || ::access(p.collector_path.c_str(), X_OK) != 0) {
-    error = "collector executable not found or not executable: " + p.collector_path;
-    return std::nullopt;
-  }
   auto dir = make_socket_dir(error);
   if (!dir) return std::nullopt;
   std::string socket_path = *dir + "/" + kSocketName;
   std::string log_path = p.log_path.empty() ? *dir + "/collector.log" : absolute(p.log_path);
   pid_t app_pid = p.app_pid > 0 ? p.app_pid : ::getpid();
 
-  // Everything the children need is built before fork.
+  // Everything the children need is built before the spawn: they share this
+  // process's memory and must not allocate.
   std::vector<std::string> args = {
       p.collector_path,
       "--socket=" + socket_path,
+      "--listen-fd=3",
+      "--release-stderr=1",  // startup errors on the app's stderr, then let go of it
       "--app-pid=" + std::to_string(app_pid),
       "--remove-socket-dir=1",  // removed at exit when empty (a log with warnings stays)
       "--exporter=" + (p.exporters.empty() ? std::string("none") : join(p.exporters)),
       "--drain-timeout-ms=" + std::to_string(p.drain_timeout_ms),
   };
-  const bool wait_ready = p.ready_timeout_ms > 0;
-  if (wait_ready) args.push_back("--ready-fd=3");
   // Without --log the collector logs to collector.log in the socket directory
   // and removes it after a clean run.
   if (!p.log_path.empty()) args.push_back("--log=" + log_path);
@@ -125,102 +132,53 @@ std::optional<std::string> start_collector(const CollectorLaunch& p, std::string
   for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
 
-  std::vector<std::string> env_store;
-  for (char** e = environ; e && *e; ++e) {
-    if (std::strncmp(*e, "AGENT_RUN_COLLECTOR_OTLP_HEADERS=", 33) == 0) continue;
-    env_store.emplace_back(*e);
-  }
-  if (!p.otlp_headers.empty()) {
-    std::string h;
-    for (const auto& kv : p.otlp_headers) h += kv + "\n";
-    env_store.push_back("AGENT_RUN_COLLECTOR_OTLP_HEADERS=" + h);
-  }
+  // The launcher's environment (pointers to its own strings: nothing copied)
+  // with the OTLP headers in their variable.
+  std::string headers;
   std::vector<char*> envp;
-  for (auto& e : env_store) envp.push_back(const_cast<char*>(e.c_str()));
+  for (char** e = environ; e && *e; ++e)
+    if (std::strncmp(*e, "AGENT_RUN_COLLECTOR_OTLP_HEADERS=", 33) != 0) envp.push_back(*e);
+  if (!p.otlp_headers.empty()) {
+    headers = "AGENT_RUN_COLLECTOR_OTLP_HEADERS=";
+    for (const auto& kv : p.otlp_headers) headers += kv + "\n";
+    envp.push_back(&headers[0]);
+  }
   envp.push_back(nullptr);
 
+  auto give_up = [&](int fd1, int fd2) {
+    if (fd1 >= 0) ::close(fd1);
+    if (fd2 >= 0) ::close(fd2);
+    ::unlink(socket_path.c_str());
+    ::rmdir(dir->c_str());
+    return std::nullopt;
+  };
+  int listen_fd = listen_socket(socket_path, error);
+  if (listen_fd < 0) return give_up(-1, -1);
   int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-  int ready[2] = {-1, -1};
-  if (devnull < 0 || (wait_ready && ::pipe2(ready, O_CLOEXEC) != 0)) {
-    error = std::string("cannot create the collector's readiness pipe: ") + std::strerror(errno);
-    if (devnull >= 0) ::close(devnull);
-    ::rmdir(dir->c_str());
-    return std::nullopt;
+  if (devnull < 0) {
+    error = std::string("cannot open /dev/null: ") + std::strerror(errno);
+    return give_up(listen_fd, -1);
   }
-
-  pid_t mid = ::fork();
-  if (mid < 0) {
-    error = std::string("fork: ") + std::strerror(errno);
-    ::close(ready[0]);
-    ::close(ready[1]);
-    ::close(devnull);
-    ::rmdir(dir->c_str());
-    return std::nullopt;
+  // fd 2 is the launcher's stderr (the app's, after exec): the collector's
+  // channel for startup errors, which it replaces with /dev/null once it
+  // runs. A launcher started with fd 2 closed gives /dev/null.
+  const int err_fd = ::fcntl(2, F_GETFD) >= 0 && devnull != 2 && listen_fd != 2 ? 2 : devnull;
+  const int fds[] = {devnull, devnull, err_fd, listen_fd};
+  DetachedSpawn spawn;
+  spawn.path = argv[0];
+  spawn.argv = argv.data();
+  spawn.envp = envp.data();
+  spawn.fds = fds;
+  spawn.nfds = 4;
+  std::string why;
+  if (spawn_detached(spawn, why) < 0) {
+    // A collector that cannot be executed is a broken installation.
+    error = why.rfind("cannot execute", 0) == 0 ? why + " (reinstall agent-run)" : why;
+    return give_up(listen_fd, devnull);
   }
-  if (mid == 0) {
-    // Intermediate: a new session, then the collector in it; exit at once so
-    // the collector is reparented to init (or the nearest subreaper), never
-    // a child of the app.
-    ::setsid();
-    pid_t grand = ::fork();
-    if (grand != 0) ::_exit(grand < 0 ? 1 : 0);
-    ::dup2(devnull, 0);
-    ::dup2(devnull, 1);
-    ::dup2(devnull, 2);
-    if (!wait_ready) {
-      close_from(3);
-    } else {
-      if (ready[1] == 3) {
-        ::fcntl(3, F_SETFD, 0);
-      } else {
-        ::dup2(ready[1], 3);  // dup2 clears close-on-exec
-      }
-      close_from(4);
-    }
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    for (int s = 1; s < 32; ++s)
-      if (s != SIGKILL && s != SIGSTOP) ::signal(s, SIG_DFL);
-    if (::chdir("/") != 0) {
-    }
-    ::execve(argv[0], argv.data(), envp.data());
-    ::_exit(127);
-  }
-  if (wait_ready) ::close(ready[1]);
+  ::close(listen_fd);
   ::close(devnull);
-  int status = 0;
-  while (::waitpid(mid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (!wait_ready) return socket_path;
-
-  // Wait for the one byte the collector writes once it listens (EOF: it exited).
-  bool ok = false;
-  bool eof = false;
-  uint64_t deadline = now_ms() + p.ready_timeout_ms;
-  for (;;) {
-    uint64_t now = now_ms();
-    if (now >= deadline) break;
-    pollfd pfd{ready[0], POLLIN, 0};
-    int r = ::poll(&pfd, 1, int(deadline - now));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    char c;
-    ssize_t n = ::read(ready[0], &c, 1);
-    if (n < 0 && errno == EINTR) continue;
-    if (n == 1 && c == 'R') ok = true;
-    if (n == 0) eof = true;
-    break;
-  }
-  ::close(ready[0]);
-  if (ok) return socket_path;
-  if (eof)
-    error = "the collector exited before listening (see " + log_path + ")";
-  else
-    error = "the collector did not start within " + std::to_string(p.ready_timeout_ms) + " ms (see " + log_path + ")";
-  // A collector that comes up late finds no app connecting and exits with the app.
-  ::rmdir(dir->c_str());  // succeeds only if nothing (no log) was written there
-  return std::nullopt;
+  return socket_path;
 }
 
 }  // namespace agent_run::launcher

@@ -1,9 +1,11 @@
 #pragma once
 // Starting the collector: called by the launcher just before it execs the
-// program. The collector is not a child of the app (double fork + setsid), so
-// a pre-fork server's master never reaps or logs it; it watches the app's PID
-// (the launcher's, which the program keeps) and exits after draining when the
-// app is gone.
+// program. The launcher makes the listening socket and hands it over, so the
+// app can connect at once and nobody waits for the collector to come up. The
+// collector is not a child of the app (spawn_detached: two clones and
+// setsid), so a pre-fork server's master never reaps or logs it; it watches
+// the app's PID (the launcher's, which the program keeps) and exits after
+// draining when the app is gone.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -36,20 +38,17 @@ struct CollectorLaunch {
   uint32_t drain_timeout_ms = 5000;
   std::string log_path;               // empty: collector.log in the socket directory
   int app_pid = 0;                    // 0: getpid() (the PID the program keeps after exec)
-  // 0: do not wait (the launcher's default). The collector's startup (tens of
-  // ms: it loads libcurl and libprotobuf) then overlaps the app's, and the
-  // app's sink connects when the socket appears; spans sent before that wait
-  // in the app's buffer. > 0: wait until it listens, at most this long.
-  uint32_t ready_timeout_ms = 0;
   std::vector<std::string> extra_args;  // more --key=value options for the collector
 };
 
 // Creates a private socket directory (0700: under $XDG_RUNTIME_DIR when it is
-// private to this user, else mkdtemp in /tmp), spawns the collector detached
-// (its stdio on /dev/null, no other inherited fds), waits until it listens,
-// and returns the socket path for AGENT_RUN_COLLECTOR_SOCKET. On failure:
+// private to this user, else mkdtemp in /tmp) and the listening socket in it,
+// spawns the collector detached (fd 3: the socket; stdin and stdout on
+// /dev/null; stderr: this process's, for the collector's startup errors only;
+// no other fds) and returns the socket path for AGENT_RUN_COLLECTOR_SOCKET
+// without waiting for it. On failure (the collector cannot be executed, say):
 // nullopt and `error` says why (one warning line for the user); nothing is
-// left running.
+// left running or on disk.
 std::optional<std::string> start_collector(const CollectorLaunch& params, std::string& error);
 
 }  // namespace agent_run::launcher

@@ -172,7 +172,7 @@ int launch(const LaunchOptions& options, std::ostream& out, std::ostream& err) {
       if (socket) {
         plan.set("AGENT_RUN_COLLECTOR_SOCKET", *socket);
       } else {
-        err << "agent-run: warning: the collector did not start (" << why << "); " << program
+        err << "agent-run: warning: cannot start the collector: " << why << "; " << program
             << " runs, and the agent records nothing\n";
       }
     }

@@ -112,12 +112,6 @@ class Flusher {
   int fd_ = -1;
   uint64_t next_attempt_ms_ = 0;
   uint32_t backoff_ms_ = 0;
-  // The launcher does not wait for the collector to listen (its startup would
-  // add tens of ms to the app's): until the first connection, and for at most
-  // kStartupGraceMs, spans wait in the buffer instead of being dropped.
-  static constexpr uint64_t kStartupGraceMs = 3000;
-  bool ever_connected_ = false;
-  uint64_t grace_until_ms_ = 0;
   uint64_t generation_ = 0;
   SinkStats last_stats_sent_;
   std::string scratch_;
@@ -143,7 +137,6 @@ bool Flusher::ensure_connected(const SinkOptions& o, uint64_t now) {
       append_hello(h, scratch_);
       iovec iov{&scratch_[0], scratch_.size()};
       if (send_all(&iov, 1, o.send_timeout_ms)) {
-        ever_connected_ = true;
         std::lock_guard<std::mutex> lock(s_.mu);
         s_.collector_down = false;
         s_.stats.connects++;
@@ -157,7 +150,9 @@ bool Flusher::ensure_connected(const SinkOptions& o, uint64_t now) {
   backoff_ms_ = backoff_ms_ == 0 ? o.reconnect_min_ms : backoff_ms_ * 2;
   if (backoff_ms_ > o.reconnect_max_ms) backoff_ms_ = o.reconnect_max_ms;
   next_attempt_ms_ = now + backoff_ms_;
-  if (!ever_connected_ && now < grace_until_ms_) return false;  // still starting up
+  // The launcher made the socket before the app started, and connections
+  // wait in its backlog until the collector accepts: a refused (or missing)
+  // socket means the collector is gone, not that it is still starting.
   std::lock_guard<std::mutex> lock(s_.mu);
   s_.collector_down = true;
   return false;
@@ -277,19 +272,6 @@ void Flusher::run() {
       next_attempt_ms_ = 0;
       backoff_ms_ = 0;
       lock.lock();
-    }
-    if (fd_ < 0 && !ever_connected_ && !stop) {
-      uint64_t now = now_ms();
-      if (grace_until_ms_ == 0) grace_until_ms_ = now + kStartupGraceMs;
-      if (now < grace_until_ms_) {
-        lock.unlock();
-        bool up = ensure_connected(o, now);
-        lock.lock();
-        if (!up) {  // keep the spans; try again shortly
-          s_.wake.wait_for(lock, std::chrono::milliseconds(20));
-          continue;
-        }
-      }
     }
     std::swap(s_.front, s_.back);
     size_t used = s_.front_used;

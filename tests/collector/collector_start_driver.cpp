@@ -3,8 +3,7 @@
 // which the collector watches). On failure the program still runs, with one
 // warning line on stderr.
 //   collector_start_driver --collector=PATH [--data-dir=D] [--exporter=E] [--drain-ms=N]
-//                          [--log=PATH] [--result=FILE] [--ready-ms=N] -- PROGRAM ARGS...
-// --ready-ms=N waits until the collector listens (the launcher does not wait).
+//                          [--log=PATH] [--result=FILE] -- PROGRAM ARGS...
 #include <unistd.h>
 
 #include <cstdio>
@@ -32,7 +31,6 @@ int main(int argc, char** argv) {
     else if (a.rfind("--drain-ms=", 0) == 0) p.drain_timeout_ms = uint32_t(std::atoi(val("--drain-ms=").c_str()));
     else if (a.rfind("--log=", 0) == 0) p.log_path = val("--log=");
     else if (a.rfind("--result=", 0) == 0) result_file = val("--result=");
-    else if (a.rfind("--ready-ms=", 0) == 0) p.ready_timeout_ms = uint32_t(std::atoi(val("--ready-ms=").c_str()));
   }
   if (i >= argc) return 2;
   std::string error;

@@ -1,6 +1,8 @@
-"""start_collector() as the launcher uses it: a private socket directory, a
-collector that is not a child of the app, that does not hold the app's
-stdout, that exits after the app; and an app that runs when it cannot start."""
+"""start_collector() as the launcher uses it: a private socket directory and
+a listening socket made before the app starts, a collector that is not a
+child of the app, that lets go of the app's stderr once running and never
+holds its stdout, that exits after the app; and an app that runs when the
+collector cannot start."""
 import json
 import os
 import stat
@@ -13,7 +15,7 @@ from collector_helpers import COLLECTOR, SINK_DRIVER, START_DRIVER, check_driver
 # The "app": reports what it sees about the collector, records spans through
 # the sink, and exits. Its stdout is a pipe the test reads to EOF.
 APP = r"""
-import json, os, subprocess, sys
+import json, os, subprocess, sys, time
 sock = os.environ["AGENT_RUN_COLLECTOR_SOCKET"]
 d = os.path.dirname(sock)
 st = os.stat(d)
@@ -29,9 +31,15 @@ for p in os.listdir("/proc"):
     except OSError:
         continue
     if b"--socket=" + sock.encode() in cmd:
+        # Its stderr is the app's until it runs (a startup-error channel): wait for it to let go.
+        for _ in range(500):
+            if os.readlink("/proc/%s/fd/2" % p) == "/dev/null":
+                break
+            time.sleep(0.01)
         fds = os.listdir("/proc/%s/fd" % p)
         collector = {"pid": int(p), "ppid": int(fields[1]), "sid": int(fields[3]), "fds": sorted(int(x) for x in fds),
-                     "stdout": os.readlink("/proc/%s/fd/1" % p), "stderr": os.readlink("/proc/%s/fd/2" % p)}
+                     "stdout": os.readlink("/proc/%s/fd/1" % p), "stderr": os.readlink("/proc/%s/fd/2" % p),
+                     "fd3": os.readlink("/proc/%s/fd/3" % p)}
 subprocess.run([sys.argv[1], "--socket=" + sock, "--requests=50", "--workers=1"], check=True, stdout=subprocess.DEVNULL)
 print(json.dumps({"pid": os.getpid(), "sid": os.getsid(0), "socket": sock, "dir_mode": stat.S_IMODE(st.st_mode),
                   "dir_uid": st.st_uid, "collector": collector}))
@@ -70,7 +78,8 @@ def test_collector_is_detached_private_and_exits_after_the_app(tmp_path):
     assert c["sid"] != info["sid"], "the collector runs in its own session"
     assert c["sid"] != c["pid"], "not a session leader: it can never acquire a controlling terminal"
     assert c["stdout"] == "/dev/null" and c["stderr"] == "/dev/null"
-    assert c["fds"][:3] == [0, 1, 2]
+    assert c["fds"][:4] == [0, 1, 2, 3]
+    assert c["fd3"].startswith("socket:"), "the launcher's listening socket, inherited"
     # The collector exits after the app (within its drain time), having exported the spans.
     assert wait_gone(c["pid"])
     check_driver_spans(read_store(str(data)), procs=2, requests=50)
@@ -100,33 +109,100 @@ def test_socket_dir_is_under_a_private_xdg_runtime_dir(tmp_path):
     assert sock.startswith("/tmp/agent-run-")
 
 
-def test_app_runs_when_the_collector_cannot_start(tmp_path):
-    # A missing collector is found before anything starts; one that exits at
-    # once is found when the caller waits for it to listen.
-    for collector, ready in [("/nonexistent/collector", "0"), ("/nonexistent/collector", "1000"),
-                             ("/bin/false", "1000")]:
-        result = tmp_path / "result"
-        out = subprocess.run([START_DRIVER, "--collector=" + collector, "--data-dir=%s" % (tmp_path / "t"),
-                              "--result=%s" % result, "--ready-ms=" + ready, "--",
-                              sys.executable, "-c", "print('app ran')"],
-                             capture_output=True, text=True, timeout=60)
-        assert out.returncode == 0
+
+def run_start_driver(tmp_path, collector, *driver_args, app=("print('app ran')",), code=0, env=None):
+    result = tmp_path / "result"
+    app_code = "\n".join(app) + "\nimport sys; sys.exit(%d)\n" % code
+    out = subprocess.run([START_DRIVER, "--collector=" + collector, "--result=%s" % result] + list(driver_args) +
+                         ["--", sys.executable, "-c", app_code],
+                         capture_output=True, text=True, timeout=60, env=env)
+    sock, error = open(str(result)).read().split("\n")[:2]
+    return out, sock, error
+
+
+def test_app_runs_when_the_collector_cannot_be_executed(tmp_path):
+    # Each fails at execve, in a child sharing the launcher's memory: the
+    # errno comes back, the launcher warns once and runs the app without it.
+    not_exec = tmp_path / "not-executable"
+    not_exec.write_text("#!/bin/sh\n")
+    bad_format = tmp_path / "bad-format"
+    bad_format.write_bytes(b"\x7fELF garbage")
+    bad_format.chmod(0o755)
+    a_dir = tmp_path / "a-dir"
+    a_dir.mkdir()
+    for collector, why in [("/nonexistent/collector", "No such file or directory"),
+                           (str(not_exec), "Permission denied"), (str(bad_format), "Exec format error"),
+                           (str(a_dir), "Permission denied")]:
+        out, sock, error = run_start_driver(tmp_path, collector, "--data-dir=%s" % (tmp_path / "t"), code=3)
+        assert out.returncode == 3, "the app's own status"
         assert out.stdout == "app ran\n"
         lines = out.stderr.splitlines()
         assert len(lines) == 1 and "warning" in lines[0], out.stderr
-        sock, error = open(str(result)).read().split("\n")[:2]
-        assert sock == "" and error
+        assert sock == ""
+        assert error.startswith("cannot execute " + collector + ": " + why), error
+        # Nothing left behind: no socket directory in /tmp for this run.
+        assert "agent-run-" not in out.stderr
 
 
-def test_collector_that_cannot_write_its_store_does_not_start(tmp_path):
+def test_collector_that_fails_at_startup_warns_once_on_the_apps_stderr(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    result = tmp_path / "result"
-    out = subprocess.run([START_DRIVER, "--collector=" + COLLECTOR, "--data-dir=%s/sub" % blocker,
-                          "--log=%s" % (tmp_path / "agent.log"), "--result=%s" % result, "--ready-ms=1000",
-                          "--", "true"],
-                         capture_output=True, text=True, timeout=60)
+    out, sock, error = run_start_driver(tmp_path, COLLECTOR, "--data-dir=%s/sub" % blocker,
+                                        app=("import time", "time.sleep(1)", "print('app ran')"), code=5)
+    assert out.returncode == 5, "the app's own status"
+    assert out.stdout == "app ran\n"
+    # The launcher did not wait: it handed out the socket; the collector said why it stopped, once.
+    assert sock and error == ""
+    lines = out.stderr.splitlines()
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith("agent-run: warning: the collector cannot start: exporter store cannot start:")
+    assert "cannot create the data directory" in lines[0] and "records nothing" in lines[0]
+    # The collector removed the launcher's socket and its private directory.
+    assert not os.path.exists(sock)
+    assert not os.path.exists(os.path.dirname(sock))
+
+
+def test_collector_that_fails_at_startup_with_a_log_file_names_it(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    log = tmp_path / "agent.log"
+    out, sock, error = run_start_driver(tmp_path, COLLECTOR, "--data-dir=%s/sub" % blocker, "--log=%s" % log,
+                                        app=("import time", "time.sleep(1)"))
     assert out.returncode == 0
-    sock, error = open(str(result)).read().split("\n")[:2]
-    assert sock == "" and "exited before listening" in error
-    assert "cannot create the data directory" in (tmp_path / "agent.log").read_text()
+    lines = out.stderr.splitlines()
+    assert len(lines) == 1 and "(collector log: %s)" % log in lines[0], out.stderr
+    assert "cannot create the data directory" in log.read_text()
+
+
+def test_spans_sent_before_the_collector_accepts_are_received(tmp_path):
+    # A collector that takes a second to come up: the app's processes connect
+    # (the launcher's socket is listening) and send everything, and exit,
+    # before it even runs; it finds their connections in the backlog.
+    started = tmp_path / "collector-started"
+    slow = tmp_path / "slow-collector"
+    slow.write_text("#!/bin/sh\nsleep 1\necho $$ > %s\nexec %s \"$@\"\n" % (started, COLLECTOR))
+    slow.chmod(0o755)
+    data = tmp_path / "traces"
+    log = tmp_path / "collector.log"
+    app = (
+        "import json, os, subprocess, sys, time",
+        "sent = subprocess.run([%r, '--socket=' + os.environ['AGENT_RUN_COLLECTOR_SOCKET'], '--requests=40',"
+        " '--workers=1'], check=True, capture_output=True, text=True).stdout" % SINK_DRIVER,
+        "before = os.path.exists(%r)" % str(started),
+        # Live until the collector watches this PID (it has logged that it listens).
+        "end = time.monotonic() + 30",
+        "while time.monotonic() < end and 'listening on' not in (open(%r).read() if os.path.exists(%r) else ''):"
+        % (str(log), str(log)),
+        "    time.sleep(0.02)",
+        "print(json.dumps({'collector_started_before_send_ended': before, 'sent': sent}))",
+    )
+    out, sock, error = run_start_driver(tmp_path, str(slow), "--data-dir=%s" % data, "--log=%s" % log,
+                                        "--drain-ms=5000", app=app)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == ""
+    info = json.loads(out.stdout)
+    assert info["collector_started_before_send_ended"] is False
+    stats = [json.loads(l) for l in info["sent"].splitlines() if l.strip()]
+    assert all(s["dropped_no_collector"] == 0 and s["sent"] == 80 for s in stats), stats
+    assert wait_gone(int(started.read_text()))
+    check_driver_spans(read_store(str(data)), procs=2, requests=40)
