@@ -7,6 +7,7 @@
 // MethodWrapper in wrapper.hpp.
 #include <memory>
 
+#include "free_list.hpp"
 #include "wrapper.hpp"
 
 namespace agent_run::hook {
@@ -14,6 +15,8 @@ namespace agent_run::hook {
 PyTypeObject BoundWrapperType = {PyVarObject_HEAD_INIT(nullptr, 0)};
 
 namespace {
+
+FreeList<BoundWrapperObject> g_free;  // the type is final: every object is exactly a BoundWrapper
 
 BoundWrapperObject* self_of(PyObject* o) { return reinterpret_cast<BoundWrapperObject*>(o); }
 
@@ -70,7 +73,7 @@ void bw_dealloc(PyObject* o) {
   Py_CLEAR(b->callable);
   Py_CLEAR(b->instance);
   Py_CLEAR(b->wrapper);
-  Py_TYPE(o)->tp_free(o);
+  g_free.give(o);
 }
 
 // The original, bound the same way: what introspection should see
@@ -167,7 +170,7 @@ PyObject* bind_wrapper(WrapperObject* w, PyObject* obj, PyObject* type, PyObject
     default:
       return new_ref(self);
   }
-  BoundWrapperObject* b = PyObject_GC_New(BoundWrapperObject, &BoundWrapperType);
+  BoundWrapperObject* b = g_free.take(&BoundWrapperType);
   if (b == nullptr) {
     Py_XDECREF(instance);
     Py_XDECREF(callable);

@@ -17,6 +17,12 @@
 // order changes between versions): the rest is zero, on purpose.
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
+// Thread-locals of the hook module are read on every wrapped call: the
+// initial-exec model makes each a fixed offset from the thread pointer instead
+// of a __tls_get_addr call (they take a few bytes of glibc's static TLS
+// reserve, which is there for dlopen'ed modules like this one).
+#define AR_INITIAL_EXEC_TLS __attribute__((tls_model("initial-exec")))
+
 namespace agent_run::hook {
 
 // Vectorcall was provisional in 3.8 (underscored names); public from 3.9.

@@ -13,8 +13,8 @@ namespace {
 // wrapper of a plugin that fails, the nested report only counts.
 int reporting_depth = 0;
 
-thread_local int deferral_depth = 0;
-thread_local bool interrupt_pending = false;
+thread_local int deferral_depth AR_INITIAL_EXEC_TLS = 0;
+thread_local bool interrupt_pending AR_INITIAL_EXEC_TLS = false;
 
 std::string describe(PyObject* exc) {
   std::string out = Py_TYPE(exc)->tp_name;

@@ -15,6 +15,7 @@
 // subclass that overrides the method keeps its own).
 //
 // Subclassable in Python; subclass instance attributes are named _self_*.
+#include "free_list.hpp"
 #include "wrapper.hpp"
 
 namespace agent_run::hook {
@@ -29,6 +30,8 @@ struct ObjectProxyObject {
   PyObject* overrides;  // dict or null
   PyObject* weaklist;
 };
+
+FreeList<ObjectProxyObject> g_free;  // exact ObjectProxy objects only (not Python subclasses)
 
 ObjectProxyObject* self_of(PyObject* o) { return reinterpret_cast<ObjectProxyObject*>(o); }
 PyObject* wrapped_of(PyObject* o) { return self_of(o)->wrapped; }
@@ -69,7 +72,8 @@ void op_dealloc(PyObject* o) {
   if (self_of(o)->weaklist != nullptr) PyObject_ClearWeakRefs(o);
   op_clear(o);
   Py_CLEAR(self_of(o)->wrapped);
-  Py_TYPE(o)->tp_free(o);
+  if (Py_TYPE(o) == &ObjectProxyType) g_free.give(o);
+  else Py_TYPE(o)->tp_free(o);
 }
 
 bool starts_with_self(PyObject* name) {
@@ -185,7 +189,7 @@ PySequenceMethods op_sequence = {};
 }  // namespace
 
 PyObject* make_object_proxy(PyObject* wrapped, PyObject* overrides) {
-  ObjectProxyObject* p = PyObject_GC_New(ObjectProxyObject, &ObjectProxyType);
+  ObjectProxyObject* p = g_free.take(&ObjectProxyType);
   if (p == nullptr) return nullptr;
   p->wrapped = new_ref(wrapped);
   p->overrides = xnew_ref(overrides);

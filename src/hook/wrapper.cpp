@@ -16,7 +16,7 @@ namespace {
 
 // Plugin code running on this thread: a wrapped function called from a
 // plugin's own callback passes straight through instead of recursing.
-thread_local int agent_depth = 0;
+thread_local int agent_depth AR_INITIAL_EXEC_TLS = 0;
 
 struct AgentCode {
   AgentCode() { ++agent_depth; }

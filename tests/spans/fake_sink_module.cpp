@@ -35,11 +35,6 @@ void SpanSink::flush_and_stop(uint32_t) {}
 void SpanSink::submit_health(const Health&) {}
 }  // namespace agent_run::wire
 
-namespace agent_run::spans {
-// The DB handler needs the hook core (not in this test module).
-int add_db_handler_functions(PyObject*) { return 0; }
-}  // namespace agent_run::spans
-
 namespace {
 using agent_run::spans::to_hex;
 namespace wire = agent_run::wire;
@@ -109,7 +104,7 @@ PyModuleDef def = {PyModuleDef_HEAD_INIT, "_spans_testmod", nullptr, -1, methods
 PyMODINIT_FUNC PyInit__spans_testmod(void) {
   PyObject* m = PyModule_Create(&def);
   if (m == nullptr) return nullptr;
-  if (agent_run::hook::add_span_functions(m) < 0) {
+  if (agent_run::hook::add_wrapper_types(m) < 0 || agent_run::hook::add_span_functions(m) < 0) {
     Py_DECREF(m);
     return nullptr;
   }

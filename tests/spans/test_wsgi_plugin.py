@@ -168,6 +168,113 @@ def test_flask_route(pkg):
     assert body == b"u8"
     (s,) = h.drain()
     assert s["name"] == "GET /users/<int:uid>"
+    # No route matched: the span keeps the method as its name.
+    status, body, _ = call(wsgi.wrap_wsgi_app(app), path="/nowhere")
+    assert status.startswith("404")
+    (s,) = h.drain()
+    assert s["name"] == "GET" and "http.route" not in s["attributes"] and not s["events"]
+    # Middleware over the bound method (app.wsgi_app = Middleware(app.wsgi_app)).
+    inner = app.wsgi_app
+    app.wsgi_app = lambda environ, start_response: inner(environ, start_response)
+    try:
+        assert call(wsgi.wrap_wsgi_app(app), path="/users/9")[1] == b"u9"
+    finally:
+        del app.wsgi_app
+    (s,) = h.drain()
+    assert s["name"] == "GET /users/<int:uid>"
+
+
+def test_flask_exceptions_of_views_and_before_request(pkg):
+    wsgi, h = pkg
+    flask = pytest.importorskip("flask")
+    import flask.app
+    wsgi.patch_flask(flask.app)
+    app = flask.Flask("t2")
+    state = {"fail": False}
+
+    @app.before_request
+    def check():
+        if state["fail"]:
+            raise LookupError("before_request failed")
+
+    @app.route("/boom/<name>")
+    def boom(name):
+        raise ValueError("view failed " + name)
+
+    @app.route("/missing")
+    def missing():
+        flask.abort(404)
+
+    h.drain()
+    status, _, _ = call(wsgi.wrap_wsgi_app(app), path="/boom/x")
+    assert status.startswith("500")
+    (s,) = h.drain()
+    assert s["name"] == "GET /boom/<name>" and s["status"] == 2
+    (ev,) = s["events"]
+    assert ev["attributes"]["exception.type"] == "ValueError"
+    assert ev["attributes"]["exception.message"] == "view failed x"
+    # An exception in a before_request function is recorded too.
+    state["fail"] = True
+    status, _, _ = call(wsgi.wrap_wsgi_app(app), path="/boom/y")
+    assert status.startswith("500")
+    (s,) = h.drain()
+    assert s["name"] == "GET /boom/<name>" and s["status"] == 2
+    assert [e["attributes"]["exception.type"] for e in s["events"]] == ["LookupError"]
+    state["fail"] = False
+    # HTTP errors are responses, not exceptions of the app.
+    status, _, _ = call(wsgi.wrap_wsgi_app(app), path="/missing")
+    assert status.startswith("404")
+    (s,) = h.drain()
+    assert s["status"] == 0 and not s["events"] and s["attributes"]["http.response.status_code"] == 404
+
+
+def test_native_callables_contain_their_errors_and_unplug(pkg):
+    """An error of the agent inside a native traced call (here: the Flask
+    request's url_rule raising) is counted against the plugin, never reaches
+    the app; at the plugin's error limit every native callable forwards."""
+    wsgi, h = pkg
+    errors = []
+    state = h.PluginState("wsgi-test", 2, lambda st, where, exc, unplugged: errors.append((where, unplugged)))
+
+    class BadRequest(object):
+        @property
+        def url_rule(self):
+            raise RuntimeError("agent-side failure")
+
+    def orig_wsgi_app(self, environ, start_response):
+        environ["werkzeug.request"] = BadRequest()
+        start_response("200 OK", [])
+        return [b"fine"]
+
+    fw = h.traced_flask_wsgi_app(orig_wsgi_app, state)
+    traced = h.traced_wsgi_app(simple_app, state)
+    h.drain()
+    assert call(lambda e, s: fw(object(), e, s))[1] == b"fine"
+    (server,) = h.drain()
+    assert server["kind"] == 2 and server["name"] == "GET"
+    assert errors == [("flask route", False)]
+    assert call(lambda e, s: fw(object(), e, s))[1] == b"fine"
+    assert errors[-1] == ("flask route", True) and not state.active
+    h.drain()
+    # Unplugged: both callables are plain calls of the originals.
+    assert call(lambda e, s: fw(object(), e, s))[1] == b"fine"
+    assert call(traced)[1] == b"ok"
+    assert [s["name"] for s in h.drain()] == ["work"]
+    assert state.errors == 2
+
+
+def test_native_app_forwards_attributes(pkg):
+    wsgi, h = pkg
+
+    def app(environ, start_response):
+        """doc of app"""
+        return simple_app(environ, start_response)
+    app.custom = 5
+    t = h.traced_wsgi_app(app)
+    assert t.__wrapped__ is app and t.__agent_run_wsgi__ is True
+    assert t.__name__ == "app" and t.__doc__ == "doc of app" and t.custom == 5
+    # Not a WSGI call (keywords): forwarded untouched.
+    assert t(environ={"REQUEST_METHOD": "GET"}, start_response=lambda *a: None) == [b"ok"]
 
 
 def test_gunicorn_patch(pkg):
@@ -276,12 +383,12 @@ def test_when_module_appears(pkg):
 def test_python_fallback_path(pkg):
     """The Python _traced_call (used if the hook module has no wsgi_call) behaves the same."""
     wsgi, h = pkg
-    native = wsgi._traced_call
-    wsgi._traced_call = wsgi._py_traced_call
+    native, native_app = wsgi._traced_call, wsgi._native_app
+    wsgi._traced_call, wsgi._native_app = wsgi._py_traced_call, None
     try:
         test_server_span_with_child_ends_at_close(pkg)
         test_exception_in_app_and_in_iteration(pkg)
         test_5xx_is_an_error(pkg)
     finally:
-        wsgi._traced_call = native
-    assert native is h.wsgi_call
+        wsgi._traced_call, wsgi._native_app = native, native_app
+    assert native is h.wsgi_call and native_app is h.traced_wsgi_app

@@ -15,13 +15,17 @@ Where the app is wrapped (zero code, docs/spans.md):
   function gets its `__code__` replaced by a trampoline (so uWSGI's own
   reference calls the wrapper), an instance gets its class's `__call__`
   wrapped for that instance only.
-- Flask: `Flask.wsgi_app` makes the server span when no server wrapped the
-  app (other servers), and `Flask.dispatch_request` names the server span
-  after the matched url_rule (http.route).
+- Flask: `Flask.wsgi_app` (native) names the server span after the matched
+  url_rule (http.route), and makes the span when no server wrapped the app
+  (other servers); `Flask.handle_user_exception`, which Flask calls with
+  every exception of a view or a before_request function, records it.
 
 The server span starts when the app is called, is current while the app and
 the response iterable run (so database calls are its children), and ends
-when the server closes the response iterable (WSGI semantics).
+when the server closes the response iterable (WSGI semantics). The traced
+callables are native (src/hook/spans/wsgi_app.cpp): no Python frame per
+request; their errors count against this plugin, which unplugging turns into
+pass-throughs. The Python versions below are the fallback.
 """
 import sys
 
@@ -116,14 +120,34 @@ def _traced_call(app, environ, start_response):
 
 
 _py_traced_call = _traced_call
-# The same, natively (src/hook/spans/registration.cpp): no Python frames per request.
+# The same, natively (src/hook/spans/wsgi_app.cpp): no Python frames per request.
 _traced_call = getattr(_hook, "wsgi_call", None) or _py_traced_call
+_native_app = getattr(_hook, "traced_wsgi_app", None)
+_native_flask_wsgi_app = getattr(_hook, "traced_flask_wsgi_app", None)
+
+_state = None  # the plugin's PluginState: native callables count their errors against it
+
+
+def _plugin_state(patcher=None):
+    global _state
+    if patcher is not None and _state is None:
+        _state = patcher.state
+    if _state is None:
+        # uWSGI's post-fork path has no patcher: the manager's entry has it.
+        try:
+            from _agent_run import instrumentation
+            _state = instrumentation._manager.entries["wsgi"].state
+        except Exception:
+            pass
+    return _state
 
 
 def wrap_wsgi_app(app):
     """A traced WSGI app calling `app`; idempotent."""
     if app is None or getattr(app, _MARK, False):
         return app
+    if _native_app is not None:
+        return _native_app(app, _plugin_state())
 
     def traced_app(environ, start_response):
         return _traced_call(app, environ, start_response)
@@ -161,6 +185,7 @@ def _configure_spans():
 
 def patch_gunicorn(base_module, patcher=None):
     _configure_spans()
+    _plugin_state(patcher)
     cls = getattr(base_module, "BaseApplication", None)
     orig = getattr(cls, "wsgi", None) if cls is not None else None
     if orig is None or getattr(orig, _MARK, False):
@@ -190,58 +215,64 @@ def _is_http_exception(e):
 
 def patch_flask(flask_app_module, patcher=None):
     _configure_spans()
+    state = _plugin_state(patcher)
     Flask = getattr(flask_app_module, "Flask", None)
     if Flask is None or getattr(Flask.wsgi_app, _MARK, False):
         return False
     orig_wsgi_app = Flask.wsgi_app
-    orig_dispatch = Flask.dispatch_request
-    # flask.app is imported while the flask package is still initializing:
-    # the request proxy is looked up at the first request.
-    request_holder = []
+    orig_handle_user_exception = Flask.handle_user_exception
 
-    def flask_request():
-        if not request_holder:
-            from flask.globals import request
-            request_holder.append(request)
-        return request_holder[0]
+    if _native_flask_wsgi_app is not None:
+        wsgi_app = _native_flask_wsgi_app(orig_wsgi_app, state)
+    else:
+        # Fallback: the route from werkzeug's request in the environ when the
+        # response starts (Flask drops it before wsgi_app returns), as natively.
+        def wsgi_app(self, environ, start_response):
+            def naming_start_response(status, headers, exc_info=None):
+                _name_after_route(environ)
+                if exc_info is None:
+                    return start_response(status, headers)
+                return start_response(status, headers, exc_info)
+            if _ENV_KEY in environ:  # a server wrapper traces this request already
+                return orig_wsgi_app(self, environ, naming_start_response)
+            return _traced_call(lambda e, s: orig_wsgi_app(self, e, s), environ, naming_start_response)
 
-    def wsgi_app(self, environ, start_response):
-        if _ENV_KEY in environ:  # a server wrapper traces this request already
-            return orig_wsgi_app(self, environ, start_response)
-        return _traced_call(lambda e, s: orig_wsgi_app(self, e, s), environ, start_response)
+        wsgi_app.__agent_run_wsgi__ = True
+        wsgi_app.__wrapped__ = orig_wsgi_app
+        wsgi_app.__name__ = orig_wsgi_app.__name__
+        wsgi_app.__qualname__ = orig_wsgi_app.__qualname__
 
-    def dispatch_request(self, *args, **kwargs):
-        span = None
+    def handle_user_exception(self, e):
+        # Flask turns a view's (or a before_request function's) exception into
+        # a response (500) and never lets it reach the server: record it here.
+        # HTTP errors (abort(404)) are not.
         try:
-            span = _current_span()
-            if span is not None and span.kind == _SERVER:
-                request = flask_request()._get_current_object()  # one proxy lookup
-                rule = request.url_rule
-                if rule is not None:
-                    route = rule.rule
-                    span.set_attribute("http.route", route)
-                    span.name = request.method + " " + route
-            else:
-                span = None
+            if not _is_http_exception(e):
+                span = _current_span()
+                if span is not None and span.kind == _SERVER:
+                    span.record_exception(e)
         except Exception:
             pass
-        try:
-            return orig_dispatch(self, *args, **kwargs)
-        except Exception as e:
-            # Flask turns it into a response (500) and never lets it reach
-            # the server: record it here. HTTP errors (abort(404)) are not.
-            if span is not None and not _is_http_exception(e):
-                span.record_exception(e)
-            raise
+        return orig_handle_user_exception(self, e)
 
-    for f, orig in ((wsgi_app, orig_wsgi_app), (dispatch_request, orig_dispatch)):
-        f.__agent_run_wsgi__ = True
-        f.__wrapped__ = orig
-        f.__name__ = orig.__name__
-        f.__qualname__ = orig.__qualname__
+    handle_user_exception.__agent_run_wsgi__ = True
+    handle_user_exception.__wrapped__ = orig_handle_user_exception
+    handle_user_exception.__name__ = orig_handle_user_exception.__name__
+    handle_user_exception.__qualname__ = orig_handle_user_exception.__qualname__
     _replace(patcher, Flask, "wsgi_app", wsgi_app)
-    _replace(patcher, Flask, "dispatch_request", dispatch_request)
+    _replace(patcher, Flask, "handle_user_exception", handle_user_exception)
     return True
+
+
+def _name_after_route(environ):
+    try:
+        span = environ.get(_ENV_KEY)
+        rule = getattr(environ.get("werkzeug.request"), "url_rule", None)
+        if span is not None and rule is not None:
+            span.set_attribute("http.route", rule.rule)
+            span.name = environ.get("REQUEST_METHOD", "_OTHER") + " " + rule.rule
+    except Exception:
+        pass
 
 
 # ---- uWSGI ----

@@ -73,12 +73,12 @@ namespace {
 wire::Span* g_scratch = nullptr;
 bool g_scratch_busy = false;
 
-inline void set_attr(wire::Span& span, size_t i, const char* key, const std::string& value) {
+inline void set_attr(wire::Span& span, size_t i, std::string_view key, std::string_view value) {
   if (span.attributes.size() <= i) span.attributes.emplace_back();
   wire::Attribute& a = span.attributes[i];
-  if (a.key != key) a.key = key;
-  if (auto* s = std::get_if<std::string>(&a.value)) s->assign(value);
-  else a.value = value;
+  if (a.key != key) a.key.assign(key.data(), key.size());
+  if (auto* s = std::get_if<std::string>(&a.value)) s->assign(value.data(), value.size());
+  else a.value = std::string(value);
 }
 
 }  // namespace
@@ -106,7 +106,7 @@ void ClientSpan::finish_db(const char* db_system, PyObject* statement, PyObject*
   size_t n = 0;
   const StatementInfo* info =
       statement != nullptr && PyUnicode_Check(statement) ? cache().get(statement) : nullptr;
-  set_attr(span, n++, "db.system", std::string(db_system));
+  set_attr(span, n++, "db.system", db_system);
   if (info != nullptr && !info->operation.empty()) {
     span.name.assign(info->operation);
     set_attr(span, n++, "db.operation", info->operation);

@@ -59,6 +59,24 @@ void end_span(SpanObject* s, uint64_t end_mono = 0);
 // Attribute helpers enforcing the limits. A value of a type OTLP has no
 // scalar for is stored as its str().
 void set_attribute(wire::Span& span, std::string_view key, wire::AttributeValue value);
+
+// Writes the first attributes of a fresh span in order, with no search for
+// an existing key (the caller's keys are distinct), into an attribute vector
+// of an ended span: an element's key and string value keep their capacity,
+// so a request writing the same keys as the last one allocates nothing.
+// The limits hold. done() drops what the recycled vector had beyond.
+class AttributeFiller {
+ public:
+  explicit AttributeFiller(wire::Span& span);
+  void put(std::string_view key, std::string_view value);
+  void put(std::string_view key, int64_t value);
+  void done();
+
+ private:
+  wire::Attribute* slot(std::string_view key);
+  wire::Span& span_;
+  size_t n_ = 0;
+};
 int set_attribute_py(wire::Span& span, PyObject* key, PyObject* value);  // -1: error set
 void record_exception(wire::Span& span, PyObject* exc, bool set_error_status);
 std::string truncate(std::string s);

@@ -84,6 +84,54 @@ void set_attribute(wire::Span& span, std::string_view key, wire::AttributeValue 
 
 namespace {
 
+// Attribute vectors of ended spans (spans start and end under the GIL).
+constexpr int kPoolSize = 8;
+std::vector<wire::Attribute> g_attr_pool[kPoolSize];
+int g_attr_pool_n = 0;
+
+void recycle_attributes(std::vector<wire::Attribute>& v) {
+  if (g_attr_pool_n < kPoolSize && v.capacity() != 0) {
+    g_attr_pool[g_attr_pool_n++].swap(v);
+  }
+  std::vector<wire::Attribute>().swap(v);
+}
+
+}  // namespace
+
+AttributeFiller::AttributeFiller(wire::Span& span) : span_(span) {
+  if (span.attributes.empty() && g_attr_pool_n > 0) span.attributes.swap(g_attr_pool[--g_attr_pool_n]);
+  else span.attributes.clear();
+}
+
+wire::Attribute* AttributeFiller::slot(std::string_view key) {
+  if (n_ >= limits().max_attributes) {
+    ++span_.dropped_attributes_count;
+    return nullptr;
+  }
+  auto& v = span_.attributes;
+  if (n_ == v.size()) v.emplace_back();
+  wire::Attribute& a = v[n_++];
+  if (a.key != key) a.key.assign(key.data(), key.size());
+  return &a;
+}
+
+void AttributeFiller::put(std::string_view key, std::string_view value) {
+  wire::Attribute* a = slot(key);
+  if (a == nullptr) return;
+  size_t max = limits().max_attribute_length;
+  if (value.size() > max) value = value.substr(0, utf8_cut(value, max));
+  if (auto* s = std::get_if<std::string>(&a->value)) s->assign(value.data(), value.size());
+  else a->value = std::string(value);
+}
+
+void AttributeFiller::put(std::string_view key, int64_t value) {
+  if (wire::Attribute* a = slot(key)) a->value = value;
+}
+
+void AttributeFiller::done() { span_.attributes.resize(n_); }
+
+namespace {
+
 bool utf8_of(PyObject* o, std::string& out) {
   Py_ssize_t n = 0;
   const char* s = PyUnicode_AsUTF8AndSize(o, &n);
@@ -305,8 +353,9 @@ void end_span(SpanObject* s, uint64_t end_mono) {
   if (end_mono == 0) end_mono = monotonic_ns();
   s->span.end_unix_nano = s->span.start_unix_nano + (end_mono - s->start_mono);
   submit(s->span);
-  // Keep ids and name (still readable); free the rest.
-  std::vector<wire::Attribute>().swap(s->span.attributes);
+  // Keep ids and name (still readable); free the rest (the attributes'
+  // storage goes to the next server span).
+  recycle_attributes(s->span.attributes);
   std::vector<wire::Event>().swap(s->span.events);
 }
 
