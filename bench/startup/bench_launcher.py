@@ -10,7 +10,10 @@ Deterministic metrics first, because wall time on a shared VM is noise:
   that execve refuses (ENOEXEC): the launcher does everything up to the exec,
   then reports the failure and exits (one message line more than a real run).
 
-    bench/startup/bench_launcher.py [--agent-run PATH] [--rounds N] [--no-callgrind]
+    bench/startup/bench_launcher.py [--agent-run PATH]... [--rounds N] [--no-callgrind]
+
+Several --agent-run builds (e.g. before and after a change) are measured one
+after the other in the same run, each against /bin/true.
 """
 import argparse
 import os
@@ -48,11 +51,39 @@ def callgrind(argv, env):
         return int(m.group(1))
 
 
+def measure(a, env, off, noexec, args):
+    variants = [
+        ("/bin/true", ["/bin/true"], env, None),
+        ("agent-run --version", [a, "--version"], env, [a, "--version"]),
+        ("agent-run --disable /bin/true", [a, "--disable", "/bin/true"], env, [a, "--disable", noexec]),
+        ("AGENT_RUN_COLLECTOR_ENABLED=false agent-run /bin/true", [a, "/bin/true"], off, [a, noexec]),
+    ]
+    # Warm up: page cache, and the bootstrap directory the agent-on variant creates once.
+    for _, argv, e, _ in variants:
+        for _ in range(3):
+            subprocess.run(argv, env=e, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    print("\nagent-run: %s (%d bytes)" % (a, os.path.getsize(a)))
+    print("%-55s %12s %12s %14s" % ("", "page faults", "task-clock", "instructions"))
+    base_faults = base_clock = None
+    for name, argv, e, cg_argv in variants:
+        faults, clock = perf_stat(argv, e, args.rounds)
+        if base_faults is None:
+            base_faults, base_clock = faults, clock
+            extra = ""
+        else:
+            extra = "  (+%.0f faults, +%.2f ms over /bin/true)" % (faults - base_faults, clock - base_clock)
+        ir = ""
+        if cg_argv and not args.no_callgrind:
+            ir = "{:,}".format(callgrind(cg_argv, e))
+        print("%-55s %12.0f %9.2f ms %14s%s" % (name, faults, clock, ir, extra))
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     default_agent = os.path.join(here, "..", "..", "build", "stage", "bin", "agent-run")
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--agent-run", default=os.path.abspath(default_agent))
+    ap.add_argument("--agent-run", action="append", help="an agent-run executable (repeatable)")
     ap.add_argument("--rounds", type=int, default=50)
     ap.add_argument("--no-callgrind", action="store_true")
     args = ap.parse_args()
@@ -71,32 +102,8 @@ def main():
         f.write(b"\0\1\2\3")
     os.chmod(noexec, 0o755)
 
-    a = args.agent_run
-    variants = [
-        ("/bin/true", ["/bin/true"], env, None),
-        ("agent-run --version", [a, "--version"], env, [a, "--version"]),
-        ("agent-run --disable /bin/true", [a, "--disable", "/bin/true"], env, [a, "--disable", noexec]),
-        ("AGENT_RUN_COLLECTOR_ENABLED=false agent-run /bin/true", [a, "/bin/true"], off, [a, noexec]),
-    ]
-    # Warm up: page cache, and the bootstrap directory the agent-on variant creates once.
-    for _, argv, e, _ in variants:
-        for _ in range(3):
-            subprocess.run(argv, env=e, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    print("agent-run: %s (%d bytes)" % (a, os.path.getsize(a)))
-    print("%-55s %12s %12s %14s" % ("", "page faults", "task-clock", "instructions"))
-    base_faults = base_clock = None
-    for name, argv, e, cg_argv in variants:
-        faults, clock = perf_stat(argv, e, args.rounds)
-        if base_faults is None:
-            base_faults, base_clock = faults, clock
-            extra = ""
-        else:
-            extra = "  (+%.0f faults, +%.2f ms over /bin/true)" % (faults - base_faults, clock - base_clock)
-        ir = ""
-        if cg_argv and not args.no_callgrind:
-            ir = "{:,}".format(callgrind(cg_argv, e))
-        print("%-55s %12.0f %9.2f ms %14s%s" % (name, faults, clock, ir, extra))
+    for a in args.agent_run or [os.path.abspath(default_agent)]:
+        measure(a, env, off, noexec, args)
     shutil.rmtree(work, ignore_errors=True)
 
 
