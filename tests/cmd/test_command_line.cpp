@@ -57,7 +57,7 @@ TEST_CASE("the config file: -c FILE, --config FILE, --config=FILE") {
   CHECK(o->overrides.at("service_name") == "a=b");  // split at the first '='
 }
 
-TEST_CASE("-- ends the options; everything after it is the program's") {
+TEST_CASE("the separator -- ends the options, and everything after it is the program's") {
   auto o = parse({"--disable", "--", "python3", "--strict"});
   REQUIRE(o);
   CHECK(o->disable);
