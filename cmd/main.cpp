@@ -2,9 +2,9 @@
 //
 // A plain launch (`agent-run [OPTIONS] [--] PROGRAM [ARGS...]`) is parsed by
 // hand and goes straight to the launcher; every other command line goes to
-// CLI11 (cli.cpp). Nothing here or on the launch path uses iostreams, and
-// nothing runs before main(): the launcher's own start is paid by every
-// launch of the user's program.
+// CLI11 (cli.cpp). Nothing here or on the launch path uses iostreams (see
+// lazy_iostream.hpp): the launcher's own start is paid by every launch of
+// the user's program.
 #include <unistd.h>
 
 #include <cstring>
