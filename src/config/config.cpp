@@ -33,10 +33,7 @@ bool matches_type(ValueType type, const Value& v) {
 }  // namespace
 
 Config::Config() {
-  for (const auto& k : keys()) {
-    values_.emplace(k.name, default_value(k));
-    origins_.emplace(k.name, "default");
-  }
+  for (const auto& k : keys()) values_.emplace(k.name, default_value(k));
 }
 
 const Value& Config::get(const std::string& key) const {
@@ -65,8 +62,10 @@ const std::vector<std::string>& Config::get_list(const std::string& key) const {
 }
 
 const std::string& Config::origin(const std::string& key) const {
+  static const std::string by_default = "default";
   auto it = origins_.find(key);
-  return it == origins_.end() ? empty_string() : it->second;
+  if (it != origins_.end()) return it->second;
+  return values_.count(key) ? by_default : empty_string();
 }
 
 bool Config::set(const std::string& key, Value v, std::string origin) {

@@ -39,6 +39,7 @@ struct KeyInfo {
   int64_t min = 0, max = INT64_MAX;   // for Int
   ValueFormat format = ValueFormat::Any;
   std::string otel_env;               // the OpenTelemetry variable that maps here, if any
+  std::string env_var;                // env_var_for(name), computed once with the table
 };
 
 const std::vector<KeyInfo>& keys();
@@ -80,6 +81,7 @@ class Config {
   const Value& get(const std::string& key) const;
   // Where the current value came from: "default", "file prod.toml:3:1",
   // "environment AGENT_RUN_LOG_LEVEL", "environment OTEL_SERVICE_NAME", "command line --log-level".
+  // (Only origins other than "default" are stored: most keys keep their default.)
   const std::string& origin(const std::string& key) const;
   // False (and nothing changes) for an unknown key or a value of the wrong type.
   // The value is stored as given: validation happens in load().

@@ -6,6 +6,7 @@
 // another tool in the same environment).
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -26,11 +27,14 @@ EnvLookup process_environment() {
 }
 
 EnvNames process_environment_names() {
+  // Only the AGENT_RUN_* names: they are all load() looks at, and copying
+  // every name of a large environment is most of the work otherwise.
   return [] {
     std::vector<std::string> names;
     for (char** e = environ; e && *e; ++e) {
-      std::string entry(*e);
-      names.push_back(entry.substr(0, entry.find('=')));
+      if (std::strncmp(*e, "AGENT_RUN_", 10) != 0) continue;
+      const char* eq = std::strchr(*e, '=');
+      names.emplace_back(*e, eq ? static_cast<size_t>(eq - *e) : std::strlen(*e));
     }
     return names;
   };
@@ -232,7 +236,7 @@ struct EnvLayer {
 
   void agent_run() {
     for (const auto& key : keys()) {
-      const std::string var = env_var_for(key.name);
+      const std::string& var = key.env_var;
       auto text = get(var);
       if (!text) continue;
       Value value;
@@ -248,13 +252,15 @@ struct EnvLayer {
   void unknown_variables() {
     if (!sources.env_names) return;
     const std::string prefix = "AGENT_RUN_";
+    // Built only when there is an unknown variable to suggest a name for.
     std::vector<std::string> known;  // without the prefix, so it does not make everything look close
-    for (const auto& k : keys()) known.push_back(env_var_for(k.name).substr(prefix.size()));
     const auto& launcher = launcher_variables();
     for (const auto& name : sources.env_names()) {
       if (name.rfind(prefix, 0) != 0) continue;
       if (find_key_by_env_var(name)) continue;
       if (std::find(launcher.begin(), launcher.end(), name) != launcher.end()) continue;
+      if (known.empty())
+        for (const auto& k : keys()) known.push_back(k.env_var.substr(prefix.size()));
       std::string message = fmt::format("{} is not an agent-run setting and is ignored", name);
       if (auto best = closest(name.substr(prefix.size()), known))
         message += fmt::format(" (did you mean '{}{}'?)", prefix, *best);

@@ -37,7 +37,7 @@ bool read_file(const std::string& path, std::string& text, std::string& why) {
     why = std::strerror(errno);
     return false;
   }
-  char buf[65536];
+  char buf[4096];  // small: every stack page the kernel writes to is a page fault
   while (true) {
     ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0) {

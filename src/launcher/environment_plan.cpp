@@ -1,5 +1,6 @@
 #include "launcher/environment_plan.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace agent_run::launcher {
@@ -8,28 +9,47 @@ EnvironmentPlan::EnvironmentPlan(char** environ_in) {
   for (char** e = environ_in; e != nullptr && *e != nullptr; ++e) {
     const char* eq = std::strchr(*e, '=');
     if (eq == nullptr) continue;
-    vars_.emplace(std::string(*e, static_cast<size_t>(eq - *e)), std::string(eq + 1));
+    vars_.push_back({std::string_view(*e, static_cast<size_t>(eq - *e)), *e});
   }
+  // Pointers, not copies, sorted once; a stable sort keeps the first of a
+  // repeated name in front, and that is the one kept.
+  std::stable_sort(vars_.begin(), vars_.end(), [](const Var& a, const Var& b) { return a.name < b.name; });
+  vars_.erase(std::unique(vars_.begin(), vars_.end(), [](const Var& a, const Var& b) { return a.name == b.name; }),
+              vars_.end());
+}
+
+std::vector<EnvironmentPlan::Var>::iterator EnvironmentPlan::find(std::string_view name) {
+  return std::lower_bound(vars_.begin(), vars_.end(), name,
+                          [](const Var& v, std::string_view n) { return v.name < n; });
 }
 
 void EnvironmentPlan::set(const std::string& name, const std::string& value) {
-  vars_[name] = value;
+  const std::string& entry = owned_.emplace_back(name + "=" + value);
+  const Var var{std::string_view(entry.data(), name.size()), entry.c_str()};
+  auto it = find(name);
+  if (it != vars_.end() && it->name == name) *it = var;
+  else vars_.insert(it, var);
   changes_.push_back({name, value, false});
 }
 
 void EnvironmentPlan::unset(const std::string& name) {
-  if (vars_.erase(name) > 0) changes_.push_back({name, "", true});
+  auto it = find(name);
+  if (it == vars_.end() || it->name != name) return;
+  vars_.erase(it);
+  changes_.push_back({name, "", true});
 }
 
 const char* EnvironmentPlan::get(const std::string& name) const {
-  auto it = vars_.find(name);
-  return it == vars_.end() ? nullptr : it->second.c_str();
+  auto it = std::lower_bound(vars_.begin(), vars_.end(), std::string_view(name),
+                             [](const Var& v, std::string_view n) { return v.name < n; });
+  if (it == vars_.end() || it->name != name) return nullptr;
+  return it->entry + it->name.size() + 1;
 }
 
 std::vector<std::string> EnvironmentPlan::entries() const {
   std::vector<std::string> out;
   out.reserve(vars_.size());
-  for (const auto& [k, v] : vars_) out.push_back(k + "=" + v);
+  for (const auto& v : vars_) out.emplace_back(v.entry);
   return out;
 }
 

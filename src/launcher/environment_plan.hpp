@@ -1,8 +1,9 @@
 #pragma once
 // The environment changes the launcher makes before exec. Kept as an explicit
 // list so that --dry-run prints exactly what exec would get.
-#include <map>
+#include <deque>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace agent_run::launcher {
@@ -15,15 +16,24 @@ struct EnvChange {
 
 class EnvironmentPlan {
  public:
+  // `environ_in` is not copied: it must outlive the plan (the launcher's
+  // environ does; it is never changed before exec).
   explicit EnvironmentPlan(char** environ_in);
   void set(const std::string& name, const std::string& value);
   void unset(const std::string& name);
   const char* get(const std::string& name) const;  // nullptr when unset
   const std::vector<EnvChange>& changes() const { return changes_; }
-  std::vector<std::string> entries() const;  // NAME=value, for execve
+  std::vector<std::string> entries() const;  // NAME=value sorted by NAME, for execve
 
  private:
-  std::map<std::string, std::string> vars_;
+  // One "NAME=value" string, in the environment given or in owned_.
+  struct Var {
+    std::string_view name;
+    const char* entry;
+  };
+  std::vector<Var>::iterator find(std::string_view name);
+  std::vector<Var> vars_;  // sorted by name, one per name (the first, as getenv sees it)
+  std::deque<std::string> owned_;  // entries set() made (a deque: they never move)
   std::vector<EnvChange> changes_;
 };
 

@@ -36,10 +36,16 @@ bool read_file(const std::string& path, std::string& out, std::string& error) {
     error = sys_error("read", path);
     return false;
   }
+  // Straight into `out`, sized by fstat: a big buffer on the stack would cost
+  // the launch a page fault for every page of it the kernel writes to.
   out.clear();
-  char buf[65536];
+  struct stat st;
+  const size_t chunk = ::fstat(fd, &st) == 0 && st.st_size > 0 ? static_cast<size_t>(st.st_size) + 1 : 4096;
   for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
+    const size_t have = out.size();
+    out.resize(have + chunk);
+    ssize_t n = ::read(fd, &out[have], chunk);
+    out.resize(have + (n > 0 ? static_cast<size_t>(n) : 0));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       error = sys_error("read", path);
@@ -47,7 +53,6 @@ bool read_file(const std::string& path, std::string& out, std::string& error) {
       return false;
     }
     if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
   }
   ::close(fd);
   return true;

@@ -3,8 +3,8 @@
 #include <limits.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
-#include <ostream>
 
 #include <fmt/format.h>
 
@@ -24,6 +24,17 @@ extern char** environ;
 namespace agent_run::launcher {
 
 namespace {
+
+// Writes all of `text` to `fd`; a closed or full stderr must not stop the launch.
+void put(int fd, const std::string& text) {
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    done += static_cast<size_t>(n);
+  }
+}
 
 std::string absolute(const std::string& p) {
   if (p.empty() || p[0] == '/') return p;
@@ -49,16 +60,16 @@ std::string shell_quote(const std::string& s) {
 constexpr const char* kLauncherVars[] = {"AGENT_RUN_BOOTSTRAP", "AGENT_RUN_VERSION",
                                          "AGENT_RUN_ORIG_PYTHONPATH", "AGENT_RUN_COLLECTOR_SOCKET"};
 
-void print_dry_run(std::ostream& out, const std::string& path, const std::vector<std::string>& argv,
+void print_dry_run(std::string& out, const std::string& path, const std::vector<std::string>& argv,
                    const EnvironmentPlan& plan) {
-  out << "agent-run " << kVersion << " would exec: " << path << "\n  argv:";
-  for (const auto& a : argv) out << ' ' << shell_quote(a);
-  out << "\n  environment changes:\n";
+  out += fmt::format("agent-run {} would exec: {}\n  argv:", kVersion, path);
+  for (const auto& a : argv) out += ' ' + shell_quote(a);
+  out += "\n  environment changes:\n";
   for (const auto& c : plan.changes()) {
     if (c.unset)
-      out << "    unset " << c.name << "\n";
+      out += "    unset " + c.name + "\n";
     else
-      out << "    " << c.name << "=" << shell_quote(c.value) << "\n";
+      out += "    " + c.name + "=" + shell_quote(c.value) + "\n";
   }
 }
 
@@ -87,12 +98,13 @@ CollectorLaunch collector_params(const config::Config& c, const config::EnvLooku
 
 }  // namespace
 
-int launch(const LaunchOptions& options, std::ostream& out, std::ostream& err) {
+int launch(const LaunchOptions& options, int out_fd, int err_fd) {
+  auto err = [err_fd](const std::string& text) { put(err_fd, text); };
   const std::string& program = options.argv.at(0);
   const char* path_env = std::getenv("PATH");
   ProgramLookup found = find_program(program, path_env ? path_env : "/usr/local/bin:/usr/bin:/bin");
   if (found.exit_code != 0) {
-    err << "agent-run: " << found.error << "\n";
+    err("agent-run: " + found.error + "\n");
     return found.exit_code;
   }
 
@@ -105,18 +117,20 @@ int launch(const LaunchOptions& options, std::ostream& out, std::ostream& err) {
   sources.env_names = config::process_environment_names();
   sources.overrides = options.overrides;
   config::LoadResult loaded = config::load(sources);
-  for (const auto& w : loaded.warnings) err << "agent-run: warning: " << w.where << ": " << w.message << "\n";
+  for (const auto& w : loaded.warnings) err(fmt::format("agent-run: warning: {}: {}\n", w.where, w.message));
 
   bool agent_on = !options.disable;
   if (!loaded.ok()) {
-    for (const auto& e : loaded.errors) err << "agent-run: " << e.where << ": " << e.message << "\n";
+    for (const auto& e : loaded.errors) err(fmt::format("agent-run: {}: {}\n", e.where, e.message));
     if (options.strict || loaded.config.get_bool("strict")) {
-      err << "agent-run: not starting " << program
-          << " (strict mode); fix the configuration above, check it with `agent-run check-config`\n";
+      err(fmt::format("agent-run: not starting {} (strict mode); fix the configuration above, check it with "
+                      "`agent-run check-config`\n",
+                      program));
       return 2;
     }
-    err << "agent-run: starting " << program
-        << " without the agent; fix the configuration above (or use --strict to stop here)\n";
+    err(fmt::format("agent-run: starting {} without the agent; fix the configuration above (or use --strict "
+                    "to stop here)\n",
+                    program));
     agent_on = false;
   }
   if (!loaded.config.get_bool("enabled")) agent_on = false;
@@ -141,14 +155,15 @@ int launch(const LaunchOptions& options, std::ostream& out, std::ostream& err) {
     std::string error;
     if (!find_install_layout(layout, error) ||
         !ensure_bootstrap_dir(layout, default_cache_root(), boot, error)) {
-      err << "agent-run: " << error << "\n";
+      err("agent-run: " + error + "\n");
       if (options.strict || loaded.config.get_bool("strict")) return 2;
-      err << "agent-run: starting " << program << " without the agent\n";
+      err("agent-run: starting " + program + " without the agent\n");
       return exec_program(found.path, options.argv, plan.entries(), error);
     }
     if (boot.private_temp)
-      err << "agent-run: warning: " << error << "; using a private bootstrap in " << boot.path
-          << " for this run (set HOME or XDG_CACHE_HOME to reuse one)\n";
+      err(fmt::format("agent-run: warning: {}; using a private bootstrap in {} for this run (set HOME or "
+                      "XDG_CACHE_HOME to reuse one)\n",
+                      error, boot.path));
 
     plan.set("PYTHONPATH", user_path.empty() ? boot.path : boot.path + ":" + user_path);
     plan.set("AGENT_RUN_BOOTSTRAP", boot.path);
@@ -172,28 +187,29 @@ int launch(const LaunchOptions& options, std::ostream& out, std::ostream& err) {
       if (socket) {
         plan.set("AGENT_RUN_COLLECTOR_SOCKET", *socket);
       } else {
-        err << "agent-run: warning: cannot start the collector: " << why << "; " << program
-            << " runs, and the agent records nothing\n";
+        err(fmt::format("agent-run: warning: cannot start the collector: {}; {} runs, and the agent "
+                        "records nothing\n",
+                        why, program));
       }
     }
   }
 
   if (options.dry_run) {
+    std::string out;
     print_dry_run(out, found.path, options.argv, plan);
-    out << "  configuration (" << (config_file.empty() ? "defaults" : config_file) << "):\n";
+    out += "  configuration (" + (config_file.empty() ? std::string("defaults") : config_file) + "):\n";
     const std::string described = config::describe(loaded.config);
     for (size_t start = 0, end; start < described.size(); start = end + 1) {
       end = described.find('\n', start);
       if (end == std::string::npos) end = described.size();
-      out << "    " << described.substr(start, end - start) << "\n";
+      out += "    " + described.substr(start, end - start) + "\n";
     }
+    put(out_fd, out);
     return 0;
   }
-  out.flush();
-  err.flush();
   std::string error;
   int code = exec_program(found.path, options.argv, plan.entries(), error);
-  err << "agent-run: " << error << "\n";
+  err("agent-run: " + error + "\n");
   return code;
 }
 

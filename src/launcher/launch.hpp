@@ -1,7 +1,6 @@
 #pragma once
 // `agent-run [OPTIONS] [--] PROGRAM [ARGS...]`: everything between parsing
 // the command line and exec.
-#include <iosfwd>
 #include <map>
 #include <string>
 #include <vector>
@@ -19,7 +18,8 @@ struct LaunchOptions {
 
 // Execs PROGRAM and so does not return on success. Returns the exit code
 // when it cannot (127 not found, 126 not executable, 2 strict config error),
-// and 0 after --dry-run.
-int launch(const LaunchOptions& options, std::ostream& out, std::ostream& err);
+// and 0 after --dry-run. Writes --dry-run's output to `out_fd` and messages to
+// `err_fd` directly (no iostreams: they cost every launch their set-up).
+int launch(const LaunchOptions& options, int out_fd, int err_fd);
 
 }  // namespace agent_run::launcher

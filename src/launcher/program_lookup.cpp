@@ -1,10 +1,12 @@
-// The one translation unit that includes Boost.Process (slow to compile).
+// PROGRAM looked up like a shell does (execvp's rules: PATH in order, the
+// first regular file we may execute).
 #include "launcher/program_lookup.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <boost/process/search_path.hpp>
+#include <vector>
+
 #include <fmt/format.h>
 
 namespace agent_run::launcher {
@@ -15,15 +17,20 @@ bool is_regular(const std::string& p) {
   return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
-std::vector<boost::filesystem::path> split_path(const std::string& path_env) {
-  std::vector<boost::filesystem::path> dirs;
+// dir + "/" + name, without doubling a trailing slash ("/usr/bin/" + "x").
+std::string join(const std::string& dir, const std::string& name) {
+  return dir.back() == '/' ? dir + name : dir + "/" + name;
+}
+
+std::vector<std::string> split_path(const std::string& path_env) {
+  std::vector<std::string> dirs;
   size_t start = 0;
   while (start <= path_env.size()) {
     size_t end = path_env.find(':', start);
     if (end == std::string::npos) end = path_env.size();
     // An empty entry means the current directory, as in every POSIX shell.
     std::string entry = path_env.substr(start, end - start);
-    dirs.emplace_back(entry.empty() ? "." : entry);
+    dirs.push_back(entry.empty() ? "." : entry);
     start = end + 1;
   }
   return dirs;
@@ -45,15 +52,17 @@ ProgramLookup find_program(const std::string& name, const std::string& path_env)
     return r;
   }
   const auto dirs = split_path(path_env);
-  auto found = boost::process::search_path(name, dirs);
-  if (!found.empty()) {
-    r.path = found.string();
-    return r;
+  for (const auto& d : dirs) {
+    const std::string candidate = join(d, name);
+    if (is_regular(candidate) && ::access(candidate.c_str(), X_OK) == 0) {
+      r.path = candidate;
+      return r;
+    }
   }
   // Not executable anywhere; a shell still tells a file without the x bit
   // (126) from a missing one (127).
   for (const auto& d : dirs) {
-    const std::string candidate = (d / name).string();
+    const std::string candidate = join(d, name);
     if (is_regular(candidate)) {
       r.exit_code = 126;
       r.error = fmt::format("{}: found {} but it is not executable (chmod +x it)", name, candidate);

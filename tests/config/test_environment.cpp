@@ -2,6 +2,8 @@
 // mapping, and warnings about unknown AGENT_RUN_* variables.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "config/config.hpp"
 #include "helpers.hpp"
 
@@ -208,4 +210,23 @@ TEST_CASE("OTLP headers, timeout, compression, protocol", "[env][otel]") {
 
   auto mine = env_only({{"OTEL_EXPORTER_OTLP_TIMEOUT", "2500"}, {"AGENT_RUN_EXPORTER_OTLP_TIMEOUT_MS", "900"}});
   CHECK(mine.config.get_int("exporter.otlp.timeout_ms") == 900);
+}
+
+TEST_CASE("the process environment's names are its AGENT_RUN_* ones, and they warn like any", "[env]") {
+  ::setenv("AGENT_RUN_LOG_LEVLE", "info", 1);
+  ::setenv("AGENT_RUN_TEST_NOT_A_KEY_OTHER", "1", 1);
+  const auto names = process_environment_names()();
+  CHECK(std::find(names.begin(), names.end(), "AGENT_RUN_LOG_LEVLE") != names.end());
+  for (const auto& n : names) CHECK(n.rfind("AGENT_RUN_", 0) == 0);
+  Sources s;
+  s.env = process_environment();
+  s.env_names = process_environment_names();
+  auto r = load(s);
+  bool suggested = false;
+  for (const auto& w : r.warnings)
+    if (w.where == "environment AGENT_RUN_LOG_LEVLE")
+      suggested = w.message.find("did you mean 'AGENT_RUN_LOG_LEVEL'") != std::string::npos;
+  CHECK(suggested);
+  ::unsetenv("AGENT_RUN_LOG_LEVLE");
+  ::unsetenv("AGENT_RUN_TEST_NOT_A_KEY_OTHER");
 }

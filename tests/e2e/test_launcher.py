@@ -238,3 +238,64 @@ def test_service_name_defaults_to_the_script(home, tmp_path):
             env=clean_env(home))
     assert r.returncode == 0
     assert "service=report_agent" in log.read_text()
+
+
+# The plain command line is parsed by hand (cmd/command_line.cpp); anything
+# else goes to CLI11. These check that both give the behaviour users rely on.
+
+def test_launcher_options_before_the_program_in_every_spelling(home, tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('service_name = "from-file"\n')
+    for opts in (["-c", str(cfg)], ["--config", str(cfg)], ["--config=" + str(cfg)]):
+        r = run([AGENT_RUN, "--dry-run"] + opts + ["--log-level", "info", "--log-file=" + str(tmp_path / "l.log"),
+                                                   SYSTEM_PYTHON, "-c", "pass"], env=clean_env(home))
+        assert r.returncode == 0, r.stderr
+        out = r.stdout.decode()
+        assert "AGENT_RUN_CONFIG=" + str(cfg) in out
+        assert "AGENT_RUN_LOG_LEVEL=info" in out
+        assert "AGENT_RUN_LOG_FILE=" + str(tmp_path / "l.log") in out
+        assert 'service_name = "from-file"' in out
+
+
+def test_the_programs_own_options_are_passed_through(home):
+    r = run([AGENT_RUN, SYSTEM_PYTHON, "-c", "import sys; print(sys.argv[1:])", "--disable", "--strict"],
+            env=clean_env(home))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"['--disable', '--strict']\n"
+
+
+def test_strict_and_disable_flags(home, tmp_path):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("log_level = loud\n")
+    r = run([AGENT_RUN, "--strict", "-c", str(cfg), SYSTEM_PYTHON, "-c", "print('ran')"], env=clean_env(home))
+    assert r.returncode == 2 and r.stdout == b""
+    assert b"strict mode" in r.stderr
+    r = run([AGENT_RUN, "--disable", "--dry-run", SYSTEM_PYTHON], env=clean_env(home))
+    assert r.returncode == 0
+    assert b"PYTHONPATH" not in r.stdout
+
+
+def test_unknown_option_is_taken_for_the_program(home):
+    # As with CLI11's prefix command: the first argument it does not know is PROGRAM.
+    r = run([AGENT_RUN, "--bogus", SYSTEM_PYTHON], env=clean_env(home))
+    assert r.returncode == 127
+    assert r.stderr.startswith(b"agent-run: --bogus: command not found in PATH")
+
+
+def test_option_missing_its_value_is_a_usage_error(home):
+    for args, message in ((["--config"], b"--config: 1 required TEXT missing"),
+                          (["-c"], b"--config: 1 required TEXT missing"),
+                          (["--log-level"], b"--log-level: 1 required"),
+                          (["--log-level", "loud", SYSTEM_PYTHON], b"--log-level: loud not in {debug,info,warning,error,off}"),
+                          (["--log-file", "a", "--log-file", "b", SYSTEM_PYTHON], b"--log-file: At Most 1 required but received 2")):
+        r = run([AGENT_RUN] + args, env=clean_env(home))
+        assert r.returncode == 2, args
+        assert r.stderr.startswith(message), (args, r.stderr)
+        assert b"Run with --help for more information." in r.stderr
+
+
+def test_version_alone_and_with_more_arguments():
+    for args in (["--version"], ["--version", "x"]):
+        r = run([AGENT_RUN] + args)
+        assert r.returncode == 0
+        assert r.stdout.startswith(b"agent-run ") and r.stdout.endswith(b"\n") and r.stdout.count(b"\n") == 1

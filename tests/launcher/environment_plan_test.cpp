@@ -45,3 +45,25 @@ TEST_CASE("EnvironmentPlan records exactly the changes made") {
   CHECK(std::find(entries.begin(), entries.end(), "NEW=v") != entries.end());
   CHECK(std::find(entries.begin(), entries.end(), "GONE=2") == entries.end());
 }
+
+TEST_CASE("EnvironmentPlan gives execve the entries sorted by name, the first of a repeated name") {
+  char a[] = "B_VAR=b";
+  char b[] = "A1=x";
+  char c[] = "A=first";
+  char d[] = "A=second";  // getenv sees the first; so does the plan
+  char e[] = "NO_EQUALS_SIGN";
+  char* env[] = {a, b, c, d, e, nullptr};
+  EnvironmentPlan plan(env);
+  CHECK(std::string(plan.get("A")) == "first");
+  CHECK(plan.get("NO_EQUALS_SIGN") == nullptr);
+  CHECK(plan.entries() == std::vector<std::string>{"A=first", "A1=x", "B_VAR=b"});
+  plan.set("A", "new");
+  plan.set("AA", "1");
+  plan.set("AA", "2");
+  CHECK(std::string(plan.get("A")) == "new");
+  CHECK(plan.entries() == std::vector<std::string>{"A=new", "A1=x", "AA=2", "B_VAR=b"});
+  CHECK(plan.changes().size() == 3);
+  plan.unset("A1");
+  CHECK(plan.get("A1") == nullptr);
+  CHECK(plan.entries() == std::vector<std::string>{"A=new", "AA=2", "B_VAR=b"});
+}
