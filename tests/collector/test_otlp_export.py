@@ -34,7 +34,8 @@ class Receiver:
         if not os.path.exists(self.out):
             return []
         with open(self.out) as f:
-            return [json.loads(l) for l in f if l.strip()]
+            # A last line without its newline is still being written: the next poll reads it.
+            return [json.loads(l) for l in f if l.strip() and l.endswith("\n")]
 
     def spans(self):
         out = []

@@ -206,6 +206,8 @@ class Receiver(object):
         if os.path.exists(self.out):
             with open(self.out) as f:
                 for line in f:
+                    if not line.endswith("\n"):
+                        break  # the receiver is still writing it: read it on the next poll
                     d = json.loads(line)
                     assert d.get("status") == 200, d
                     out += flatten(d)
