@@ -181,6 +181,13 @@ std::optional<std::string> start_collector(const CollectorLaunch& p, std::string
   spawn.envp = envp.data();
   spawn.fds = fds;
   spawn.nfds = 4;
+  // The signals the collector (and its standby) read from a signalfd stay
+  // blocked across execve: a SIGTERM or SIGHUP right after the exec waits for
+  // them instead of killing them.
+  sigset_t blocked;
+  sigemptyset(&blocked);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT}) sigaddset(&blocked, sig);
+  spawn.blocked = &blocked;
   std::string why;
   if (spawn_detached(spawn, why) < 0) {
     // A collector that cannot be executed is a broken installation.
