@@ -6,7 +6,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <cstring>
 
 #ifndef SYS_pidfd_open
@@ -32,17 +31,25 @@ bool AppWatch::open(int pid) {
   return !gone();
 }
 
+// open/read, no stdio: the launcher's standby (collector_standby.cpp) calls
+// this too, and it allocates nothing.
 bool AppWatch::gone() const {
   if (pid_ <= 0) return false;
   if (::kill(pid_, 0) != 0 && errno == ESRCH) return true;
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/stat", pid_);
-  FILE* f = std::fopen(path, "re");
-  if (!f) return false;
+  char path[32] = "/proc/";
+  char digits[16];
+  int n = 0;
+  for (unsigned v = unsigned(pid_); v != 0 && n < 15; v /= 10) digits[n++] = char('0' + v % 10);
+  size_t at = 6;
+  while (n > 0) path[at++] = digits[--n];
+  std::memcpy(path + at, "/stat", 6);
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
   char buf[512];
-  size_t n = std::fread(buf, 1, sizeof buf - 1, f);
-  std::fclose(f);
-  buf[n] = 0;
+  ssize_t got = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (got <= 0) return false;
+  buf[got] = 0;
   const char* rp = std::strrchr(buf, ')');  // the command name may contain spaces and parentheses
   return rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
 }

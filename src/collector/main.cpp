@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -170,6 +171,13 @@ int fail_options(int argc, char** argv, const std::string& error) {
   return 2;
 }
 
+// A connection in the listening socket's backlog, not accepted yet.
+bool connection_pending(int listen_fd) {
+  if (listen_fd < 0) return false;
+  pollfd p{listen_fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
 // Once the collector runs, it keeps nothing of the app's: a reader of the
 // app's stderr (subprocess.run(capture_output=True)) gets EOF when the app
 // exits, not after the collector's drain.
@@ -247,9 +255,11 @@ int main(int argc, char** argv) {
   }
 
   AppWatch watch;
-  if (!watch.open(o.app_pid)) {
+  if (!watch.open(o.app_pid) && !connection_pending(o.listen_fd)) {
     // A short program can end before its collector is up (the launcher does
-    // not wait for it): nothing to collect, nothing to leave behind.
+    // not wait for it): nothing to collect, nothing to leave behind. With a
+    // connection pending (the launcher's standby started us for it) the app's
+    // spans are in the backlog: run, and drain at once (the watch says gone).
     log.info("the app (pid " + std::to_string(o.app_pid) + ") is already gone; not starting");
     if (o.listen_fd >= 0) ::unlink(o.socket_path.c_str());
     remove_private_files(o, log_path, log, false);

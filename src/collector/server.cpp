@@ -374,6 +374,9 @@ std::string Server::run(AppWatch& watch, uint64_t& drain_started_ms) {
     drain_started_ms = monotonic_ms();
     ingest_deadline = drain_started_ms + o_.drain_timeout_ms / 2;
     unlink_socket();  // new connections fail at once: the senders count their spans as dropped
+    // Those already in the backlog (an app that flushed at exit, before this
+    // collector or its standby's exec of it was up) are drained like the others.
+    if (listen_paused_until_ == 0) accept_ready();
     if (watch.pidfd() >= 0) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, watch.pidfd(), nullptr);
     Log::get().info("draining (" + why + "): " + std::to_string(conns_.size()) + " connections open");
   };

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "launcher/collector_standby.hpp"
 #include "launcher/detached_spawn.hpp"
 
 extern char** environ;
@@ -128,6 +129,16 @@ std::optional<std::string> start_collector(const CollectorLaunch& p, std::string
   if (p.otlp_max_retry_ms >= 0) args.push_back("--otlp-max-retry-ms=" + std::to_string(p.otlp_max_retry_ms));
   if (!p.console_path.empty()) args.push_back("--console-path=" + absolute(p.console_path));
   for (const auto& a : p.extra_args) args.push_back(a);
+  if (!p.standby_path.empty()) {
+    // The collector is exec'd later, by the standby: a broken installation is
+    // still told at once, by the launcher.
+    if (::access(p.collector_path.c_str(), X_OK) != 0) {
+      error = "cannot execute " + p.collector_path + ": " + std::strerror(errno) + " (reinstall agent-run)";
+      ::rmdir(dir->c_str());
+      return std::nullopt;
+    }
+    args.insert(args.begin(), {p.standby_path, kCollectorStandbyFlag});
+  }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -170,6 +181,13 @@ std::optional<std::string> start_collector(const CollectorLaunch& p, std::string
   spawn.envp = envp.data();
   spawn.fds = fds;
   spawn.nfds = 4;
+  // The signals the collector (and its standby) read from a signalfd stay
+  // blocked across execve: a SIGTERM or SIGHUP right after the exec waits for
+  // them instead of killing them.
+  sigset_t blocked;
+  sigemptyset(&blocked);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT}) sigaddset(&blocked, sig);
+  spawn.blocked = &blocked;
   std::string why;
   if (spawn_detached(spawn, why) < 0) {
     // A collector that cannot be executed is a broken installation.

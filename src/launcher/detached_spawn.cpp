@@ -82,9 +82,12 @@ int target_main(void* arg) {
     // Not needed to run: the target only keeps no directory busy.
   }
 
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  sigset_t mask;
+  if (sp.blocked)
+    mask = *sp.blocked;
+  else
+    sigemptyset(&mask);
+  ::sigprocmask(SIG_SETMASK, &mask, nullptr);
   ::execve(sp.path, sp.argv, sp.envp);
   fail(s, "cannot execute", errno);
   ::_exit(127);

@@ -8,8 +8,11 @@
 // Neither child copies the page tables (fork() of the launcher cost
 // copy-on-write faults at ~25 us each), and both share our memory while we
 // are suspended, so: every signal is blocked around the clones, the target
-// resets every disposition to SIG_DFL before it unblocks them, and an execve
+// resets every disposition to SIG_DFL before it sets its own mask (empty, or
+// DetachedSpawn::blocked), and an execve
 // failure comes back through a shared errno slot.
+#include <signal.h>
+
 #include <string>
 
 namespace agent_run::launcher {
@@ -22,6 +25,10 @@ struct DetachedSpawn {
   // other descriptor is closed. fds[i] must be open in the caller.
   const int* fds = nullptr;
   int nfds = 0;
+  // The target's signal mask across execve (null: nothing blocked). A target
+  // that handles signals itself blocks them here, so that none arrives
+  // between its exec and its own sigprocmask with the default action.
+  const sigset_t* blocked = nullptr;
 };
 
 // Returns the target's PID once it has exec'd (the intermediate is reaped).

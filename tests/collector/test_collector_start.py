@@ -206,3 +206,33 @@ def test_spans_sent_before_the_collector_accepts_are_received(tmp_path):
     assert all(s["dropped_no_collector"] == 0 and s["sent"] == 80 for s in stats), stats
     assert wait_gone(int(started.read_text()))
     check_driver_spans(read_store(str(data)), procs=2, requests=40)
+
+
+def test_spans_of_an_app_gone_before_the_collector_starts_are_received(tmp_path):
+    # What the standby's late exec can meet: the app's processes connected,
+    # sent everything and exited, and the app's PID is gone (a zombie) when
+    # the collector starts. It finds their connections pending, accepts them
+    # and drains at once instead of exiting as for an app with nothing sent.
+    started = tmp_path / "collector-started"
+    late = tmp_path / "late-collector"
+    late.write_text(
+        "#!/bin/sh\n"
+        "for a in \"$@\"; do case $a in --app-pid=*) pid=${a#--app-pid=};; esac; done\n"
+        "while [ -e /proc/$pid ] && ! grep -q ') Z' /proc/$pid/stat 2>/dev/null; do sleep 0.01; done\n"
+        "echo $$ > %s\n"
+        "exec %s \"$@\"\n" % (started, COLLECTOR))
+    late.chmod(0o755)
+    data = tmp_path / "traces"
+    app = (
+        "import os, subprocess",
+        "subprocess.run([%r, '--socket=' + os.environ['AGENT_RUN_COLLECTOR_SOCKET'], '--requests=40',"
+        " '--workers=1'], check=True, stdout=subprocess.DEVNULL)" % SINK_DRIVER,
+        "print('sent, started before exit: %%s' %% os.path.exists(%r))" % str(started),
+    )
+    out, sock, error = run_start_driver(tmp_path, str(late), "--data-dir=%s" % data, "--drain-ms=5000", app=app)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "sent, started before exit: False\n"
+    assert out.stderr == ""
+    assert wait_gone(int(started.read_text()))
+    check_driver_spans(read_store(str(data)), procs=2, requests=40)
+    assert not os.path.exists(os.path.dirname(sock))

@@ -55,6 +55,19 @@ def test_collector_that_cannot_be_executed(home, tmp_path):
     assert "collector: Permission denied" in lines[0] and "records nothing" in lines[0]
 
 
+def test_collector_that_cannot_be_executed_when_the_app_connects(home, tmp_path):
+    # A directory passes the launcher's access() check; the standby's execve
+    # fails on the app's first connection, and the standby says so once.
+    agent = staged_copy_with_collector(tmp_path, lambda path: path.mkdir())
+    r = run([agent, SYSTEM_PYTHON, "-c", APP], env=clean_env(home))
+    assert r.returncode == 7
+    assert r.stdout == b"20\n"
+    lines = [l for l in r.stderr.decode().splitlines() if l.strip()]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("agent-run: warning: cannot start the collector: cannot execute ")
+    assert "collector: Permission denied" in lines[0] and "records nothing" in lines[0]
+
+
 def test_collector_killed_while_the_app_runs_one_warning_at_exit(home):
     # The app records spans, its collector is killed (found by its socket,
     # stopped by PID), the app records more: they are dropped and counted

@@ -1,5 +1,7 @@
-"""How the launcher starts the collector, seen from a real app: it is not the
-app's child, and it holds none of the app's output pipes once running."""
+"""How the launcher starts the collector, seen from a real app: a standby
+(agent-run itself) waits for the app's first connection and only then becomes
+the collector; neither is the app's child, and neither holds the app's output
+pipes once the collector runs."""
 import json
 import os
 import signal
@@ -8,33 +10,48 @@ import time
 
 from conftest import AGENT_RUN, SYSTEM_PYTHON, clean_env
 
-# Finds the collector serving this app (by its --socket), once it has let go
-# of the app's stderr (its startup-error channel).
-FIND_COLLECTOR = r"""
+# Finds the processes serving this app (by the --socket on their command
+# line): the standby (agent-run --collector-standby ...) and the collector
+# (argv[0] .../collector), with their parent and session.
+FIND = r"""
 import json, os, sys, time
 sock = os.environ["AGENT_RUN_COLLECTOR_SOCKET"]
-def find():
+def serving():
+    found = {}
     for p in os.listdir("/proc"):
         if not p.isdigit():
             continue
         try:
             with open("/proc/%s/cmdline" % p, "rb") as f:
-                if b"--socket=" + sock.encode() in f.read().split(b"\0"):
-                    return int(p)
+                args = f.read().split(b"\0")
         except OSError:
-            pass
+            continue
+        if b"--socket=" + sock.encode() not in args:
+            continue
+        kind = "standby" if b"--collector-standby" in args else (
+            "collector" if args[0].endswith(b"/collector") else None)
+        if kind:
+            found[kind] = int(p)
+    return found
+def describe(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return {"pid": pid, "ppid": int(fields[1]), "sid": int(fields[3]), "stderr": os.readlink("/proc/%d/fd/2" % pid)}
+"""
+
+# Records a span (the app's first connection starts the collector) and finds
+# the collector once it has let go of the app's stderr (its startup-error channel).
+FIND_COLLECTOR = FIND + r"""
+import sqlite3
+sqlite3.connect(":memory:").execute("select 1")
 pid, end = None, time.monotonic() + 20
 while time.monotonic() < end:
-    pid = find()
+    pid = serving().get("collector")
     if pid and os.readlink("/proc/%d/fd/2" % pid) == "/dev/null":
         break
     time.sleep(0.01)
-with open("/proc/%d/stat" % pid) as f:
-    fields = f.read().rsplit(")", 1)[1].split()
-info = {"app": os.getpid(), "collector": pid, "ppid": int(fields[1]), "sid": int(fields[3]),
-        "stderr": os.readlink("/proc/%d/fd/2" % pid), "socket": sock}
+info = dict(describe(pid), app=os.getpid(), collector=pid, socket=sock)
 """
-
 
 def test_the_collector_is_not_a_child_of_the_app(home):
     code = FIND_COLLECTOR + "print(json.dumps(info))\n"
@@ -76,3 +93,92 @@ def test_capture_output_returns_without_waiting_for_the_collectors_drain(home, t
         assert elapsed < 10, "subprocess.run waited %.1f s: something of the app's held its pipes" % elapsed
     finally:
         os.kill(holder, signal.SIGKILL)
+
+
+def process_gone(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
+
+
+def argv0(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().split(b"\0")[0]
+    except OSError:
+        return b""
+
+
+def test_an_app_that_records_no_span_never_starts_the_collector(home):
+    # The app finds its standby while it runs, and no collector.
+    code = FIND + "print(json.dumps({'app': os.getpid(), 'sid': os.getsid(0), 'socket': sock, 'found': serving(),"
+    code += " 'standby': describe(serving()['standby'])}))\n"
+    r = subprocess.run([AGENT_RUN, SYSTEM_PYTHON, "-c", code], env=clean_env(home), capture_output=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == b""
+    info = json.loads(r.stdout)
+    assert "collector" not in info["found"], info
+    standby = info["standby"]
+    assert standby["ppid"] != info["app"], "a pre-fork master would reap it and log an unknown child"
+    assert standby["sid"] not in (info["sid"], standby["pid"])
+    # Once the app is gone, the standby removes the socket and its private
+    # directory and exits, without ever becoming the collector.
+    end = time.monotonic() + 30
+    while time.monotonic() < end and not (process_gone(standby["pid"]) and
+                                           not os.path.exists(os.path.dirname(info["socket"]))):
+        assert not argv0(standby["pid"]).endswith(b"/collector"), "the standby became the collector"
+        time.sleep(0.01)
+    assert process_gone(standby["pid"])
+    assert not os.path.exists(info["socket"])
+    assert not os.path.exists(os.path.dirname(info["socket"]))
+
+
+def test_capture_output_of_a_short_program_returns(home):
+    # The standby holds the app's stderr (for the collector's startup errors)
+    # only until the app exits: the caller gets EOF then.
+    start = time.monotonic()
+    r = subprocess.run([AGENT_RUN, SYSTEM_PYTHON, "-c", "print(1)"], env=clean_env(home), capture_output=True,
+                       timeout=60)
+    elapsed = time.monotonic() - start
+    assert r.returncode == 0 and r.stdout == b"1\n" and r.stderr == b"", r
+    assert elapsed < 10, "subprocess.run waited %.1f s for the standby" % elapsed
+
+
+def test_the_standby_ignores_sighup_and_stops_on_sigterm(home):
+    # SIGHUP (a closed terminal's) leaves the standby waiting: a connection
+    # after it still starts the collector.
+    code = FIND + r"""
+import signal, socket
+standby = serving()["standby"]
+os.kill(standby, signal.SIGHUP)
+s = socket.socket(socket.AF_UNIX)
+s.connect(sock)
+end = time.monotonic() + 20
+while time.monotonic() < end and serving().get("collector") != standby:
+    time.sleep(0.01)
+print(json.dumps({"standby": standby, "found": serving()}))
+"""
+    r = subprocess.run([AGENT_RUN, SYSTEM_PYTHON, "-c", code], env=clean_env(home), capture_output=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["found"].get("collector") == info["standby"], "the standby became the collector (same pid)"
+
+    # SIGTERM stops it, as it stops a collector: socket and directory removed
+    # while the app still runs, and no collector.
+    code = FIND + r"""
+import signal
+standby = serving()["standby"]
+os.kill(standby, signal.SIGTERM)
+end = time.monotonic() + 20
+while time.monotonic() < end and (os.path.exists(os.path.dirname(sock)) or serving()):
+    time.sleep(0.01)
+print(json.dumps({"dir": os.path.exists(os.path.dirname(sock)), "found": serving()}))
+"""
+    r = subprocess.run([AGENT_RUN, SYSTEM_PYTHON, "-c", code], env=clean_env(home), capture_output=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"dir": False, "found": {}}

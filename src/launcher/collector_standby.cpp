@@ -1,0 +1,128 @@
+#include "launcher/collector_standby.hpp"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "collector/app_watch.hpp"
+
+extern char** environ;
+
+namespace agent_run::launcher {
+
+namespace {
+
+constexpr int kListenFd = 3;          // as the launcher passes it, and the collector expects it
+constexpr int kFallbackPollMs = 50;   // without a pidfd: how often kill(pid, 0) is asked
+
+const char* option_value(int argc, char** argv, const char* prefix) {
+  const size_t n = std::strlen(prefix);
+  for (int i = 3; i < argc; ++i)
+    if (std::strncmp(argv[i], prefix, n) == 0) return argv[i] + n;
+  return nullptr;
+}
+
+void put(const char* s) {
+  size_t left = std::strlen(s);
+  while (left > 0) {
+    ssize_t w = ::write(2, s, left);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;
+    s += w;
+    left -= size_t(w);
+  }
+}
+
+bool connection_pending() {
+  pollfd p{kListenFd, POLLIN, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+// The socket and its directory are the launcher's private ones (mkdtemp):
+// nothing else is in the directory before the collector's log.
+void remove_socket_and_dir(const char* socket_path) {
+  if (!socket_path) return;
+  ::unlink(socket_path);
+  char dir[4096];
+  const char* slash = std::strrchr(socket_path, '/');
+  const size_t n = slash ? size_t(slash - socket_path) : 0;
+  if (n == 0 || n >= sizeof dir) return;
+  std::memcpy(dir, socket_path, n);
+  dir[n] = '\0';
+  ::rmdir(dir);
+}
+
+// Becomes the collector (same pid, fds, signal mask and environment). A stop
+// signal read from the signalfd is raised again first: pending and blocked,
+// it survives execve, and the collector drains on it as if it had got it.
+[[noreturn]] void exec_collector(char** argv, int stop_signal, const char* socket_path) {
+  if (stop_signal) ::kill(::getpid(), stop_signal);
+  ::execve(argv[2], argv + 2, environ);
+  const int err = errno;
+  remove_socket_and_dir(socket_path);
+  // The app's stderr is still ours: the user hears it once, as from the launcher.
+  put("agent-run: warning: cannot start the collector: cannot execute ");
+  put(argv[2]);
+  put(": ");
+  put(std::strerror(err));
+  put(" (reinstall agent-run); the app runs, and the agent records nothing\n");
+  ::_exit(1);
+}
+
+}  // namespace
+
+int run_collector_standby(int argc, char** argv) {
+  if (argc < 3) {
+    put("agent-run: --collector-standby is internal to agent-run (usage: agent-run --collector-standby "
+        "COLLECTOR ARGS...)\n");
+    return 2;
+  }
+  const char* socket_path = option_value(argc, argv, "--socket=");
+  const char* app_pid = option_value(argc, argv, "--app-pid=");
+
+  // The collector's signals, blocked as the collector blocks them (the mask
+  // survives execve): SIGHUP is ignored, the others stop it. It is in a
+  // session of its own, so a Ctrl-C at the app's terminal never reaches it.
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGHUP);
+  sigaddset(&mask, SIGQUIT);
+  ::sigprocmask(SIG_BLOCK, &mask, nullptr);
+  const int sfd = ::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+
+  collector::AppWatch watch;
+  bool app_gone = !watch.open(app_pid ? std::atoi(app_pid) : 0);
+  int stop_signal = 0;
+  while (!app_gone && !stop_signal) {
+    pollfd fds[3] = {{kListenFd, POLLIN, 0}, {watch.pidfd(), POLLIN, 0}, {sfd, POLLIN, 0}};
+    const int rc = ::poll(fds, 3, watch.pidfd() >= 0 ? -1 : kFallbackPollMs);
+    if (rc < 0 && errno != EINTR) break;  // cannot wait: let the collector do it
+    if (fds[0].revents & POLLIN) exec_collector(argv, 0, socket_path);
+    if (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) break;
+    if (fds[2].revents & POLLIN) {
+      signalfd_siginfo si;
+      while (::read(sfd, &si, sizeof si) == ssize_t(sizeof si))
+        if (si.ssi_signo != SIGHUP) stop_signal = int(si.ssi_signo);
+    }
+    app_gone = (fds[1].revents & POLLIN) || (watch.pidfd() < 0 && watch.gone());
+  }
+  if (!app_gone && !stop_signal) exec_collector(argv, 0, socket_path);  // not waiting: the collector does
+
+  // No connection so far: take the socket away, so that a late connect fails
+  // at once (the sender counts its spans as dropped, as after a collector's
+  // drain). One that came in before the unlink still gets its collector,
+  // which finds the app gone and drains at once.
+  if (socket_path) ::unlink(socket_path);
+  if (connection_pending()) exec_collector(argv, stop_signal, socket_path);
+  remove_socket_and_dir(socket_path);
+  ::_exit(0);
+}
+
+}  // namespace agent_run::launcher
