@@ -20,6 +20,7 @@
 #include "collector/options.hpp"
 #include "collector/server.hpp"
 #include "collector/span_store.hpp"
+#include "collector/stop_signals.hpp"
 
 using namespace agent_run::collector;
 
@@ -239,12 +240,7 @@ int main(int argc, char** argv) {
                        "; it runs without a log");
 
   // Signals: handled through a signalfd in the server loop; a dead peer never kills us.
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGTERM);
-  sigaddset(&mask, SIGINT);
-  sigaddset(&mask, SIGHUP);
-  sigaddset(&mask, SIGQUIT);
+  const sigset_t mask = stop_signals();
   sigprocmask(SIG_BLOCK, &mask, nullptr);
   signal(SIGPIPE, SIG_IGN);
 

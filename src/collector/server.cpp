@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "collector/log.hpp"
+#include "collector/stop_signals.hpp"
 #include "collector/utf8.hpp"
 
 namespace agent_run::collector {
@@ -343,12 +344,7 @@ void Server::read_ready(Conn* c) {
 }
 
 std::string Server::run(AppWatch& watch, uint64_t& drain_started_ms) {
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGTERM);
-  sigaddset(&mask, SIGINT);
-  sigaddset(&mask, SIGHUP);
-  sigaddset(&mask, SIGQUIT);
+  const sigset_t mask = stop_signals();
   int sfd = ::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);  // signals blocked by main
   int tfd = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
   itimerspec its{};

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "collector/app_watch.hpp"
+#include "collector/stop_signals.hpp"
 
 extern char** environ;
 
@@ -88,12 +89,7 @@ int run_collector_standby(int argc, char** argv) {
   // The collector's signals, blocked as the collector blocks them (the mask
   // survives execve): SIGHUP is ignored, the others stop it. It is in a
   // session of its own, so a Ctrl-C at the app's terminal never reaches it.
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGTERM);
-  sigaddset(&mask, SIGINT);
-  sigaddset(&mask, SIGHUP);
-  sigaddset(&mask, SIGQUIT);
+  const sigset_t mask = collector::stop_signals();
   ::sigprocmask(SIG_BLOCK, &mask, nullptr);
   const int sfd = ::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "collector/stop_signals.hpp"
 #include "launcher/collector_standby.hpp"
 #include "launcher/detached_spawn.hpp"
 
@@ -184,9 +185,7 @@ std::optional<std::string> start_collector(const CollectorLaunch& p, std::string
   // The signals the collector (and its standby) read from a signalfd stay
   // blocked across execve: a SIGTERM or SIGHUP right after the exec waits for
   // them instead of killing them.
-  sigset_t blocked;
-  sigemptyset(&blocked);
-  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT}) sigaddset(&blocked, sig);
+  const sigset_t blocked = collector::stop_signals();
   spawn.blocked = &blocked;
   std::string why;
   if (spawn_detached(spawn, why) < 0) {
