@@ -128,6 +128,43 @@ def test_exception_in_app_and_in_iteration(pkg):
     assert s["status"] == 2 and s["events"][0]["attributes"]["exception.message"] == "mid-stream"
 
 
+def test_a_failed_stream_does_not_leak_the_servers_frame(pkg):
+    """A server frame that holds the response and the exception raised while
+    iterating it (as gunicorn's handle_request does) makes a cycle through the
+    response object: once closed, the response lets go of the exception."""
+    import gc
+    import weakref
+    wsgi, h = pkg
+
+    class Marker(object):
+        pass
+
+    def gen_app(environ, start_response):
+        start_response("200 OK", [])
+        yield b"a"
+        raise RuntimeError("mid-stream")
+
+    app = wsgi.wrap_wsgi_app(gen_app)
+
+    def serve():
+        marker = Marker()
+        respiter = app({"REQUEST_METHOD": "GET", "PATH_INFO": "/g"}, lambda *a: None)
+        try:
+            for _ in respiter:
+                pass
+        except RuntimeError as e:
+            caught = e  # the traceback holds this frame: marker, respiter
+        finally:
+            respiter.close()
+        return weakref.ref(marker), caught
+
+    ref, caught = serve()
+    del caught
+    gc.collect()
+    h.drain()
+    assert ref() is None, "the server's frame was kept alive by the response's exception"
+
+
 def test_5xx_is_an_error(pkg):
     wsgi, h = pkg
     h.drain()

@@ -153,6 +153,9 @@ void resp_finish(ResponseObject* r, PyObject* exc) {
   in_flight.fetch();
   finish_server_span(r->span, r->sr != nullptr ? r->sr->status : nullptr, exc != nullptr ? exc : r->exc);
   PyErr_Clear();
+  // The response is not a GC type: the exception's traceback holds the
+  // server's frame, which holds this response. Ended, it lets go of it.
+  Py_CLEAR(r->exc);
 }
 
 void resp_dealloc(PyObject* self) {
