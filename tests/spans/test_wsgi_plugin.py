@@ -298,6 +298,16 @@ def test_native_callables_contain_their_errors_and_unplug(pkg):
     assert call(traced)[1] == b"ok"
     assert [s["name"] for s in h.drain()] == ["work"]
     assert state.errors == 2
+    # The plugin's health counts the calls its native callables traced (two
+    # before the unplug; none after it).
+    assert state.snapshot()["ops"]["flask.Flask.wsgi_app"]["calls"] == 2
+    assert state.snapshot()["ops"]["wsgi.app"]["calls"] == 0
+    live = h.PluginState("wsgi-count", 3, None)
+    counted = h.traced_wsgi_app(simple_app, live)
+    call(counted)
+    call(counted)
+    h.drain()
+    assert live.calls == 2 and live.snapshot()["ops"]["wsgi.app"]["calls"] == 2
 
 
 def test_native_app_forwards_attributes(pkg):

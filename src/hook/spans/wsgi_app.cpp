@@ -349,6 +349,7 @@ struct TracedAppObject {
   vectorcallfunc vectorcall;
   PyObject* app;     // the WSGI app, or the original Flask.wsgi_app function
   PyObject* plugin;  // the wsgi plugin's PluginState, or null (always active)
+  hook::OpStats* op; // the plugin's statistics of this callable (its health's call count), or null
 };
 
 PyTypeObject TracedWsgiAppType = {PyVarObject_HEAD_INIT(nullptr, 0)};
@@ -361,6 +362,7 @@ PyObject* traced_app_call(PyObject* self, PyObject* const* args, size_t nargsf, 
   Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
   if (nargs != 2 || kwnames != nullptr || !PyDict_Check(args[0]) || !plugin_active(t->plugin))
     return hook::vectorcall(t->app, args, nargsf, kwnames);
+  if (t->op != nullptr) ++t->op->calls;
   return traced_call(t->app, nullptr, args[0], args[1], t->plugin, false);
 }
 
@@ -369,6 +371,7 @@ PyObject* flask_app_call(PyObject* self, PyObject* const* args, size_t nargsf, P
   Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
   if (nargs != 3 || kwnames != nullptr || !PyDict_Check(args[1]) || !plugin_active(t->plugin))
     return hook::vectorcall(t->app, args, nargsf, kwnames);
+  if (t->op != nullptr) ++t->op->calls;
   return traced_call(t->app, args[0], args[1], args[2], t->plugin, true);
 }
 
@@ -380,6 +383,7 @@ int app_traverse(PyObject* self, visitproc visit, void* arg) {
 
 int app_clear(PyObject* self) {
   // The call path forwards to app without checks: only the plugin goes.
+  app_of(self)->op = nullptr;  // the plugin's own
   Py_CLEAR(app_of(self)->plugin);
   return 0;
 }
@@ -437,6 +441,10 @@ PyObject* make_app(PyTypeObject* type, PyObject* args, const char* fmt) {
   t->vectorcall = type == &FlaskWsgiAppType ? flask_app_call : traced_app_call;
   t->app = hook::new_ref(app);
   t->plugin = plugin == Py_None ? nullptr : hook::new_ref(plugin);
+  // Looked up once: a request only bumps the counter (ops never move: a deque).
+  t->op = t->plugin == nullptr ? nullptr
+                               : hook::core_of(t->plugin)->op(type == &FlaskWsgiAppType ? "flask.Flask.wsgi_app"
+                                                                                        : "wsgi.app");
   PyObject_GC_Track(t);
   return reinterpret_cast<PyObject*>(t);
 }
