@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "common/write_all.hpp"
 #include "hook/compat.hpp"
 
 namespace agent_run::boot::agent_log {
@@ -29,16 +30,6 @@ const char* level_label(int level) {
     case kWarning: return "WARNING";
     case kError: return "ERROR";
     default: return "LOG";
-  }
-}
-
-void write_all(int fd, const char* data, size_t size) {
-  while (size > 0) {
-    ssize_t n = ::write(fd, data, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;  // a log that cannot be written is dropped
-    data += n;
-    size -= size_t(n);
   }
 }
 
@@ -84,7 +75,7 @@ void write(int level, std::string_view message) {
   std::string line(head, n > 0 ? size_t(n) : 0);
   line.append(message);
   line.push_back('\n');
-  write_all(g_fd, line.data(), line.size());
+  write_all(g_fd, line.data(), line.size());  // a log that cannot be written is dropped
 }
 
 void writef(int level, const char* format, ...) {

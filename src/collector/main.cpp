@@ -5,7 +5,6 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -15,12 +14,13 @@
 
 #include "agent_run/version.hpp"
 #include "collector/app_watch.hpp"
+#include "common/write_all.hpp"
 #include "collector/exporter.hpp"
 #include "collector/log.hpp"
 #include "collector/options.hpp"
 #include "collector/server.hpp"
 #include "collector/span_store.hpp"
-#include "collector/stop_signals.hpp"
+#include "collector/handover.hpp"
 
 using namespace agent_run::collector;
 
@@ -118,18 +118,7 @@ void remove_private_files(const Options& o, const std::string& log_path, Log& lo
 
 // Writes one line to stderr: the app's while the collector starts (with
 // --release-stderr), so a line here is what the user sees of it.
-void tell_user(const std::string& line) {
-  std::string l = "agent-run: warning: " + line + "\n";
-  const char* p = l.data();
-  size_t left = l.size();
-  while (left > 0) {
-    ssize_t n = ::write(2, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    p += n;
-    left -= size_t(n);
-  }
-}
+void tell_user(const std::string& line) { agent_run::write_all(2, "agent-run: warning: " + line + "\n"); }
 
 // The collector cannot run: the user hears it once, on stderr; the socket
 // (the launcher's) goes, so that the app's processes find no collector and
@@ -170,13 +159,6 @@ int fail_options(int argc, char** argv, const std::string& error) {
             " (the launcher and the collector are not of the same build: reinstall agent-run); "
             "the app runs, and the agent records nothing");
   return 2;
-}
-
-// A connection in the listening socket's backlog, not accepted yet.
-bool connection_pending(int listen_fd) {
-  if (listen_fd < 0) return false;
-  pollfd p{listen_fd, POLLIN, 0};
-  return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
 }
 
 // Once the collector runs, it keeps nothing of the app's: a reader of the

@@ -14,7 +14,7 @@
 #include <cstring>
 
 #include "collector/log.hpp"
-#include "collector/stop_signals.hpp"
+#include "collector/handover.hpp"
 #include "collector/utf8.hpp"
 
 namespace agent_run::collector {

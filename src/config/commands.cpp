@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "common/write_all.hpp"
 #include "config/internal.hpp"
 
 namespace agent_run::config {
@@ -23,19 +24,6 @@ std::string shown_value(const std::string& key, const Value& value) {
   for (const auto& item : std::get<std::vector<std::string>>(value))
     masked.push_back(item.substr(0, item.find('=')) + "=<hidden>");
   return format_value(masked);
-}
-
-bool write_all(int fd, const std::string& text) {
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    done += static_cast<size_t>(n);
-  }
-  return true;
 }
 
 std::string refuse_message(const std::string& path) {

@@ -10,7 +10,8 @@
 #include <cstring>
 
 #include "collector/app_watch.hpp"
-#include "collector/stop_signals.hpp"
+#include "common/write_all.hpp"
+#include "collector/handover.hpp"
 
 extern char** environ;
 
@@ -28,21 +29,7 @@ const char* option_value(int argc, char** argv, const char* prefix) {
   return nullptr;
 }
 
-void put(const char* s) {
-  size_t left = std::strlen(s);
-  while (left > 0) {
-    ssize_t w = ::write(2, s, left);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return;
-    s += w;
-    left -= size_t(w);
-  }
-}
-
-bool connection_pending() {
-  pollfd p{kListenFd, POLLIN, 0};
-  return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
-}
+void put(const char* s) { write_all(2, s, std::strlen(s)); }
 
 // The socket and its directory are the launcher's private ones (mkdtemp):
 // nothing else is in the directory before the collector's log.
@@ -116,7 +103,7 @@ int run_collector_standby(int argc, char** argv) {
   // drain). One that came in before the unlink still gets its collector,
   // which finds the app gone and drains at once.
   if (socket_path) ::unlink(socket_path);
-  if (connection_pending()) exec_collector(argv, stop_signal, socket_path);
+  if (collector::connection_pending(kListenFd)) exec_collector(argv, stop_signal, socket_path);
   remove_socket_and_dir(socket_path);
   ::_exit(0);
 }

@@ -11,7 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "collector/stop_signals.hpp"
+#include "collector/handover.hpp"
 #include "launcher/collector_standby.hpp"
 #include "launcher/detached_spawn.hpp"
 

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "agent_run/version.hpp"
+#include "common/write_all.hpp"
 #include "config/commands.hpp"
 #include "config/config.hpp"
 #include "launcher/bootstrap_dir.hpp"
@@ -24,17 +25,6 @@ extern char** environ;
 namespace agent_run::launcher {
 
 namespace {
-
-// Writes all of `text` to `fd`; a closed or full stderr must not stop the launch.
-void put(int fd, const std::string& text) {
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    done += static_cast<size_t>(n);
-  }
-}
 
 std::string absolute(const std::string& p) {
   if (p.empty() || p[0] == '/') return p;
@@ -100,7 +90,8 @@ CollectorLaunch collector_params(const config::Config& c, const config::EnvLooku
 }  // namespace
 
 int launch(const LaunchOptions& options, int out_fd, int err_fd) {
-  auto err = [err_fd](const std::string& text) { put(err_fd, text); };
+  // A closed or full stderr must not stop the launch: write errors are ignored.
+  auto err = [err_fd](const std::string& text) { write_all(err_fd, text); };
   const std::string& program = options.argv.at(0);
   const char* path_env = std::getenv("PATH");
   ProgramLookup found = find_program(program, path_env ? path_env : "/usr/local/bin:/usr/bin:/bin");
@@ -205,7 +196,7 @@ int launch(const LaunchOptions& options, int out_fd, int err_fd) {
       if (end == std::string::npos) end = described.size();
       out += "    " + described.substr(start, end - start) + "\n";
     }
-    put(out_fd, out);
+    write_all(out_fd, out);
     return 0;
   }
   std::string error;

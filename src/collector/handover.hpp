@@ -1,0 +1,33 @@
+#pragma once
+// What the launcher's collector standby (src/launcher/collector_standby.cpp)
+// and the collector it execs share, so that the handover between them keeps
+// one set of rules. Allocation-free: the standby uses them too.
+//
+// The stop signals: both block them and read them through a signalfd.
+// SIGTERM, SIGINT and SIGQUIT stop them (after a drain); SIGHUP is read and
+// ignored. The standby blocks them and the mask survives its execve of the
+// collector, so a signal sent in between waits for the collector instead of
+// killing it.
+#include <poll.h>
+#include <signal.h>
+
+#include <initializer_list>
+
+namespace agent_run::collector {
+
+inline sigset_t stop_signals() {
+  sigset_t mask;
+  sigemptyset(&mask);
+  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGQUIT}) sigaddset(&mask, s);
+  return mask;
+}
+
+// A connection in the listening socket's backlog, not accepted yet (an app
+// process's first flush).
+inline bool connection_pending(int listen_fd) {
+  if (listen_fd < 0) return false;
+  pollfd p{listen_fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+}  // namespace agent_run::collector
