@@ -18,32 +18,32 @@ EnvironmentPlan::EnvironmentPlan(char** environ_in) {
               vars_.end());
 }
 
-std::vector<EnvironmentPlan::Var>::iterator EnvironmentPlan::find(std::string_view name) {
-  return std::lower_bound(vars_.begin(), vars_.end(), name,
-                          [](const Var& v, std::string_view n) { return v.name < n; });
+size_t EnvironmentPlan::lower_bound(std::string_view name) const {
+  return static_cast<size_t>(std::lower_bound(vars_.begin(), vars_.end(), name,
+                                              [](const Var& v, std::string_view n) { return v.name < n; }) -
+                             vars_.begin());
 }
 
 void EnvironmentPlan::set(const std::string& name, const std::string& value) {
   const std::string& entry = owned_.emplace_back(name + "=" + value);
   const Var var{std::string_view(entry.data(), name.size()), entry.c_str()};
-  auto it = find(name);
-  if (it != vars_.end() && it->name == name) *it = var;
-  else vars_.insert(it, var);
+  const size_t i = lower_bound(name);
+  if (i < vars_.size() && vars_[i].name == name) vars_[i] = var;
+  else vars_.insert(vars_.begin() + static_cast<std::ptrdiff_t>(i), var);
   changes_.push_back({name, value, false});
 }
 
 void EnvironmentPlan::unset(const std::string& name) {
-  auto it = find(name);
-  if (it == vars_.end() || it->name != name) return;
-  vars_.erase(it);
+  const size_t i = lower_bound(name);
+  if (i == vars_.size() || vars_[i].name != name) return;
+  vars_.erase(vars_.begin() + static_cast<std::ptrdiff_t>(i));
   changes_.push_back({name, "", true});
 }
 
 const char* EnvironmentPlan::get(const std::string& name) const {
-  auto it = std::lower_bound(vars_.begin(), vars_.end(), std::string_view(name),
-                             [](const Var& v, std::string_view n) { return v.name < n; });
-  if (it == vars_.end() || it->name != name) return nullptr;
-  return it->entry + it->name.size() + 1;
+  const size_t i = lower_bound(name);
+  if (i == vars_.size() || vars_[i].name != name) return nullptr;
+  return vars_[i].entry + vars_[i].name.size() + 1;
 }
 
 std::vector<std::string> EnvironmentPlan::entries() const {

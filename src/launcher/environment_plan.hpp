@@ -31,7 +31,8 @@ class EnvironmentPlan {
     std::string_view name;
     const char* entry;
   };
-  std::vector<Var>::iterator find(std::string_view name);
+  // Index of the first entry not before `name` (vars_ is sorted by name).
+  size_t lower_bound(std::string_view name) const;
   std::vector<Var> vars_;  // sorted by name, one per name (the first, as getenv sees it)
   std::deque<std::string> owned_;  // entries set() made (a deque: they never move)
   std::vector<EnvChange> changes_;
