@@ -12,14 +12,13 @@
 #include "agent_run/version.hpp"
 #include "cli.hpp"
 #include "command_line.hpp"
-#include "launcher/collector_standby.hpp"
 #include "launcher/launch.hpp"
+#include "launcher/process_title.hpp"
 
 int main(int argc, char** argv) {
-  // The collector's standby (internal, not in --help): exec'd by the
-  // launcher's detached process, before anything else is parsed.
-  if (argc >= 2 && std::strcmp(argv[1], agent_run::launcher::kCollectorStandbyFlag) == 0)
-    return agent_run::launcher::run_collector_standby(argc, argv);
+  // The collector's standby runs on in this memory after the exec, and
+  // titles itself over these strings.
+  agent_run::launcher::remember_process_args(argc, argv);
   if (argc == 2 && std::strcmp(argv[1], "--version") == 0) {
     // What CLI11's version flag prints, without building CLI11's objects.
     const std::string text = std::string("agent-run ") + agent_run::kVersion + "\n";

@@ -6,14 +6,12 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <cstring>
 
 #include "collector/app_watch.hpp"
-#include "common/write_all.hpp"
 #include "collector/handover.hpp"
-
-extern char** environ;
+#include "common/write_all.hpp"
+#include "launcher/process_title.hpp"
 
 namespace agent_run::launcher {
 
@@ -21,13 +19,6 @@ namespace {
 
 constexpr int kListenFd = 3;          // as the launcher passes it, and the collector expects it
 constexpr int kFallbackPollMs = 50;   // without a pidfd: how often kill(pid, 0) is asked
-
-const char* option_value(int argc, char** argv, const char* prefix) {
-  const size_t n = std::strlen(prefix);
-  for (int i = 3; i < argc; ++i)
-    if (std::strncmp(argv[i], prefix, n) == 0) return argv[i] + n;
-  return nullptr;
-}
 
 void put(const char* s) { write_all(2, s, std::strlen(s)); }
 
@@ -45,17 +36,17 @@ void remove_socket_and_dir(const char* socket_path) {
   ::rmdir(dir);
 }
 
-// Becomes the collector (same pid, fds, signal mask and environment). A stop
-// signal read from the signalfd is raised again first: pending and blocked,
-// it survives execve, and the collector drains on it as if it had got it.
-[[noreturn]] void exec_collector(char** argv, int stop_signal, const char* socket_path) {
+// Becomes the collector (same pid, fds and signal mask). A stop signal read
+// from the signalfd is raised again first: pending and blocked, it survives
+// execve, and the collector drains on it as if it had got it.
+[[noreturn]] void exec_collector(const StandbyPlan& plan, int stop_signal) {
   if (stop_signal) ::kill(::getpid(), stop_signal);
-  ::execve(argv[2], argv + 2, environ);
+  ::execve(plan.collector_argv[0], plan.collector_argv, plan.envp);
   const int err = errno;
-  remove_socket_and_dir(socket_path);
+  remove_socket_and_dir(plan.socket_path);
   // The app's stderr is still ours: the user hears it once, as from the launcher.
   put("agent-run: warning: cannot start the collector: cannot execute ");
-  put(argv[2]);
+  put(plan.collector_argv[0]);
   put(": ");
   put(std::strerror(err));
   put(" (reinstall agent-run); the app runs, and the agent records nothing\n");
@@ -64,30 +55,24 @@ void remove_socket_and_dir(const char* socket_path) {
 
 }  // namespace
 
-int run_collector_standby(int argc, char** argv) {
-  if (argc < 3) {
-    put("agent-run: --collector-standby is internal to agent-run (usage: agent-run --collector-standby "
-        "COLLECTOR ARGS...)\n");
-    return 2;
-  }
-  const char* socket_path = option_value(argc, argv, "--socket=");
-  const char* app_pid = option_value(argc, argv, "--app-pid=");
+void run_collector_standby(void* arg) {
+  const StandbyPlan& plan = *static_cast<const StandbyPlan*>(arg);
+  set_process_title("agent-run-standby");
 
-  // The collector's signals, blocked as the collector blocks them (the mask
-  // survives execve): SIGHUP is ignored, the others stop it. It is in a
-  // session of its own, so a Ctrl-C at the app's terminal never reaches it.
+  // The stop signals are blocked (spawn_detached set the mask, which
+  // survives the execve of the collector): read them here. It is in a session
+  // of its own, so a Ctrl-C at the app's terminal never reaches it.
   const sigset_t mask = collector::stop_signals();
-  ::sigprocmask(SIG_BLOCK, &mask, nullptr);
   const int sfd = ::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 
   collector::AppWatch watch;
-  bool app_gone = !watch.open(app_pid ? std::atoi(app_pid) : 0);
+  bool app_gone = !watch.open(plan.app_pid);
   int stop_signal = 0;
   while (!app_gone && !stop_signal) {
     pollfd fds[3] = {{kListenFd, POLLIN, 0}, {watch.pidfd(), POLLIN, 0}, {sfd, POLLIN, 0}};
     const int rc = ::poll(fds, 3, watch.pidfd() >= 0 ? -1 : kFallbackPollMs);
     if (rc < 0 && errno != EINTR) break;  // cannot wait: let the collector do it
-    if (fds[0].revents & POLLIN) exec_collector(argv, 0, socket_path);
+    if (fds[0].revents & POLLIN) exec_collector(plan, 0);
     if (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) break;
     if (fds[2].revents & POLLIN) {
       signalfd_siginfo si;
@@ -96,16 +81,15 @@ int run_collector_standby(int argc, char** argv) {
     }
     app_gone = (fds[1].revents & POLLIN) || (watch.pidfd() < 0 && watch.gone());
   }
-  if (!app_gone && !stop_signal) exec_collector(argv, 0, socket_path);  // not waiting: the collector does
+  if (!app_gone && !stop_signal) exec_collector(plan, 0);  // not waiting: the collector does
 
   // No connection so far: take the socket away, so that a late connect fails
   // at once (the sender counts its spans as dropped, as after a collector's
   // drain). One that came in before the unlink still gets its collector,
   // which finds the app gone and drains at once.
-  if (socket_path) ::unlink(socket_path);
-  if (collector::connection_pending(kListenFd)) exec_collector(argv, stop_signal, socket_path);
-  remove_socket_and_dir(socket_path);
-  ::_exit(0);
+  if (plan.socket_path) ::unlink(plan.socket_path);
+  if (collector::connection_pending(kListenFd)) exec_collector(plan, stop_signal);
+  remove_socket_and_dir(plan.socket_path);
 }
 
 }  // namespace agent_run::launcher

@@ -1,25 +1,30 @@
 #pragma once
-// The collector's standby: what the launcher's detached process execs first
-// (`agent-run --collector-standby COLLECTOR ARGS...`, recognised at the top
-// of main(), not in --help). Most runs of a short program record no span and
-// never need a collector; its start (~74 page faults, ~4 ms of CPU) would run
-// beside the app's own. The standby is the static agent-run itself (~31 page
-// faults), holding what the collector would hold (fd 3: the listening
-// socket; fd 2: the app's stderr, for startup errors), and waits:
+// The collector's standby: the launcher's detached process (spawn_detached
+// with run_after_caller), which keeps the launcher's memory after the
+// launcher has exec'd the program, and so costs no exec of its own. Most
+// runs of a short program record no span and never need a collector; its
+// start (~74 page faults, ~4 ms of CPU) would run beside the app's own. The
+// standby holds what the collector would hold (fd 3: the listening socket;
+// fd 2: the app's stderr, for startup errors), titles itself
+// `agent-run-standby` for ps, and waits:
 //   - a connection pending on the socket (an app process's first flush):
-//     execve COLLECTOR ARGS... with the same fds and environment, so from
-//     there on everything is the collector's (accept, startup errors, release
-//     of stderr, drain);
+//     execve the collector with the same fds, so from there on everything is
+//     the collector's (accept, startup errors, release of stderr, drain);
 //   - the app's PID gone (or SIGTERM/SIGINT/SIGQUIT) with no connection
 //     pending: remove the socket and its private directory, exit 0.
 // See docs/collector.md.
 namespace agent_run::launcher {
 
-inline constexpr const char* kCollectorStandbyFlag = "--collector-standby";
+struct StandbyPlan {
+  char* const* collector_argv = nullptr;  // argv[0]: the collector's path
+  char* const* envp = nullptr;
+  const char* socket_path = nullptr;      // in its private directory
+  int app_pid = 0;
+};
 
-// argv: agent-run --collector-standby COLLECTOR ARGS... (ARGS as the launcher
-// builds them: --socket=PATH and --app-pid=N are read from them). Returns
-// only on failure (the exit status); otherwise it execs or exits.
-int run_collector_standby(int argc, char** argv);
+// For DetachedSpawn::run_after_caller: `plan` is a StandbyPlan, with every
+// stop signal blocked (collector::stop_signals). Execs the collector or
+// returns once the socket is removed.
+void run_collector_standby(void* plan);
 
 }  // namespace agent_run::launcher

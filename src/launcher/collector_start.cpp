@@ -10,6 +10,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 
 #include "collector/handover.hpp"
 #include "launcher/collector_standby.hpp"
@@ -92,17 +93,31 @@ int listen_socket(const std::string& path, std::string& error) {
 
 }  // namespace
 
+// The collector's command line and environment. A standby reads it after
+// the launcher has exec'd (from the memory the launcher leaves it): made
+// with new and, once the standby runs, never freed.
+struct CollectorCommand {
+  std::vector<std::string> args;
+  std::vector<char*> argv;
+  std::string headers;
+  std::vector<char*> envp;
+  StandbyPlan plan;
+};
+
 std::optional<std::string> start_collector(const CollectorLaunch& p, std::string& error) {
   error.clear();
   auto dir = make_socket_dir(error);
   if (!dir) return std::nullopt;
+  auto command = std::make_unique<CollectorCommand>();
+  command->plan.socket_path = nullptr;
   std::string socket_path = *dir + "/" + kSocketName;
   std::string log_path = p.log_path.empty() ? *dir + "/collector.log" : absolute(p.log_path);
   pid_t app_pid = p.app_pid > 0 ? p.app_pid : ::getpid();
 
   // Everything the children need is built before the spawn: they share this
   // process's memory and must not allocate.
-  std::vector<std::string> args = {
+  std::vector<std::string>& args = command->args;
+  args = {
       p.collector_path,
       "--socket=" + socket_path,
       "--listen-fd=3",
@@ -130,7 +145,7 @@ std::optional<std::string> start_collector(const CollectorLaunch& p, std::string
   if (p.otlp_max_retry_ms >= 0) args.push_back("--otlp-max-retry-ms=" + std::to_string(p.otlp_max_retry_ms));
   if (!p.console_path.empty()) args.push_back("--console-path=" + absolute(p.console_path));
   for (const auto& a : p.extra_args) args.push_back(a);
-  if (!p.standby_path.empty()) {
+  if (p.standby) {
     // The collector is exec'd later, by the standby: a broken installation is
     // still told at once, by the launcher.
     if (::access(p.collector_path.c_str(), X_OK) != 0) {
@@ -138,16 +153,15 @@ std::optional<std::string> start_collector(const CollectorLaunch& p, std::string
       ::rmdir(dir->c_str());
       return std::nullopt;
     }
-    args.insert(args.begin(), {p.standby_path, kCollectorStandbyFlag});
   }
-  std::vector<char*> argv;
+  std::vector<char*>& argv = command->argv;
   for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
 
-  // The launcher's environment (pointers to its own strings: nothing copied)
-  // with the OTLP headers in their variable.
-  std::string headers;
-  std::vector<char*> envp;
+  // The launcher's environment (pointers to its own strings, which stay put
+  // until its exec: nothing copied) with the OTLP headers in their variable.
+  std::string& headers = command->headers;
+  std::vector<char*>& envp = command->envp;
   for (char** e = environ; e && *e; ++e)
     if (std::strncmp(*e, "AGENT_RUN_COLLECTOR_OTLP_HEADERS=", 33) != 0) envp.push_back(*e);
   if (!p.otlp_headers.empty()) {
@@ -156,6 +170,10 @@ std::optional<std::string> start_collector(const CollectorLaunch& p, std::string
     envp.push_back(&headers[0]);
   }
   envp.push_back(nullptr);
+  command->plan.collector_argv = argv.data();
+  command->plan.envp = envp.data();
+  command->plan.socket_path = args[1].c_str() + std::strlen("--socket=");
+  command->plan.app_pid = app_pid;
 
   auto give_up = [&](int fd1, int fd2) {
     if (fd1 >= 0) ::close(fd1);
@@ -187,12 +205,18 @@ std::optional<std::string> start_collector(const CollectorLaunch& p, std::string
   // them instead of killing them.
   const sigset_t blocked = collector::stop_signals();
   spawn.blocked = &blocked;
+  if (p.standby) {
+    spawn.run_after_caller = run_collector_standby;
+    spawn.arg = &command->plan;
+  }
   std::string why;
   if (spawn_detached(spawn, why) < 0) {
     // A collector that cannot be executed is a broken installation.
     error = why.rfind("cannot execute", 0) == 0 ? why + " (reinstall agent-run)" : why;
     return give_up(listen_fd, devnull);
   }
+  // The standby reads the command from here on, after this process's exec.
+  if (p.standby) (void)command.release();
   ::close(listen_fd);
   ::close(devnull);
   return socket_path;

@@ -39,16 +39,16 @@ struct CollectorLaunch {
   std::string log_path;               // empty: collector.log in the socket directory
   int app_pid = 0;                    // 0: getpid() (the PID the program keeps after exec)
   std::vector<std::string> extra_args;  // more --key=value options for the collector
-  // The agent-run executable, to start the collector's standby first
-  // (collector_standby.hpp): the collector is exec'd only when an app process
-  // connects. Empty: the collector is started at once (tests use this).
-  std::string standby_path;
+  // Start a standby first (collector_standby.hpp), in the launcher's own
+  // memory: the collector is exec'd only when an app process connects.
+  // False: the collector is exec'd at once (tests use this).
+  bool standby = false;
 };
 
 // Creates a private socket directory (0700: under $XDG_RUNTIME_DIR when it is
 // private to this user, else mkdtemp in /tmp) and the listening socket in it,
 // spawns the collector (or its standby, which execs it on the first
-// connection) detached (fd 3: the socket; stdin and stdout on
+// connection, and needs this process to exec or exit soon) detached (fd 3: the socket; stdin and stdout on
 // /dev/null; stderr: this process's, for the collector's startup errors only;
 // no other fds) and returns the socket path for AGENT_RUN_COLLECTOR_SOCKET
 // without waiting for it. On failure (the collector cannot be executed, say):

@@ -2,30 +2,52 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <pthread.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <new>
+
+#include "launcher/raw_syscall.hpp"
+
+#ifndef SYS_close_range
+#define SYS_close_range 436  // the same on every architecture
+#endif
 
 namespace agent_run::launcher {
 
 namespace {
 
 constexpr int kMaxFds = 16;
-// Each child runs a few libc wrappers (no allocation, no stdio): a page or
-// two of stack. Only the pages touched are faulted in.
-constexpr size_t kStackBytes = 32 * 1024;
+// The intermediate runs a few libc wrappers: a page or two. The target runs
+// a few wrappers before its execve, or the whole run_after_caller (the
+// collector's standby: a few pages). Only the pages touched are faulted in.
+constexpr size_t kIntermediateStackBytes = 16 * 1024;
+constexpr size_t kTargetStackBytes = 64 * 1024;
 
-// Lives in the caller's frame; both children write to it while the caller is
-// suspended (CLONE_VFORK), so it is read only after the first clone returns.
+// What a target started with run_after_caller reads while the caller runs
+// on: in the mapping above its stack, which the caller never unmaps.
+struct InPlace {
+  int fds[kMaxFds + 1];  // the caller's fds, then the read end of the pipe that hangs up at its exec
+  int nfds = 0;
+  sigset_t blocked;
+  void (*run)(void*) = nullptr;
+  void* arg = nullptr;
+};
+
+// Lives in the caller's frame; the intermediate (and an exec'ing target)
+// write to it while the caller is suspended (CLONE_VFORK), so it is read
+// only after the first clone returns.
 struct Shared {
   const DetachedSpawn* spawn;
   char* target_stack_top;
+  InPlace* in_place;           // null: the target execs
   volatile int error;          // errno of the failed step, 0 if none
   const char* volatile step;   // which step failed
   volatile pid_t target_pid;
@@ -36,61 +58,90 @@ void fail(Shared* s, const char* step, int err) {
   s->step = step;
 }
 
-void close_from(int first) {
-#ifdef SYS_close_range
-  if (::syscall(SYS_close_range, first, ~0U, 0) == 0) return;
-#endif
-  long max = ::sysconf(_SC_OPEN_MAX);
-  if (max < 0 || max > 65536) max = 65536;
-  for (int fd = first; fd < max; ++fd) ::close(fd);
+// fd i becomes a copy of fds[i]: each is first copied above the range, so
+// that placing one never overwrites the source of another (dup3 clears
+// close-on-exec on the copies); then everything from n up is closed. Raw
+// system calls: an in-place target runs this beside the caller.
+// Returns 0 or -errno.
+long place_fds(const int* fds, int n) {
+  int high[kMaxFds + 1];
+  for (int i = 0; i < n; ++i) {
+    const long fd = raw_syscall(SYS_fcntl, fds[i], F_DUPFD_CLOEXEC, n);
+    if (fd < 0) return fd;
+    high[i] = int(fd);
+  }
+  for (int i = 0; i < n; ++i) {
+    const long rc = raw_syscall(SYS_dup3, high[i], i, 0);
+    if (rc < 0) return rc;
+  }
+  if (raw_syscall(SYS_close_range, n, long(~0U), 0) == 0) return 0;
+  rlimit lim{};
+  long max = raw_syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, long(&lim)) == 0 ? long(lim.rlim_cur) : 1024;
+  if (max > 65536) max = 65536;
+  for (long fd = n; fd < max; ++fd) raw_syscall(SYS_close, fd);
+  return 0;
 }
 
-// The target: runs on the launcher's memory until execve replaces it. Only
-// async-signal-safe calls, no allocation, no writes but to `Shared`.
-int target_main(void* arg) {
-  Shared* s = static_cast<Shared*>(arg);
-  const DetachedSpawn& sp = *s->spawn;
-
-  // A handler of the launcher's must never run here (the memory is the
-  // launcher's), and the program starts with default dispositions (an ignored
-  // SIGTERM, say from nohup, would otherwise be inherited). Then unblock.
+// Every disposition to SIG_DFL (a handler of the caller's must never run in
+// the target, and an ignored SIGTERM, say from nohup, must not be
+// inherited). The mask is left as it is: every signal blocked.
+void default_dispositions() {
   struct sigaction dfl;
   std::memset(&dfl, 0, sizeof dfl);
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < _NSIG; ++sig)
     if (sig != SIGKILL && sig != SIGSTOP) ::sigaction(sig, &dfl, nullptr);  // reserved ones fail: fine
+}
 
-  // Copy each wanted descriptor above the target range first, so that
-  // placing one never overwrites the source of another; dup2 clears
-  // close-on-exec on the copies; then close everything else.
-  int high[kMaxFds];
-  for (int i = 0; i < sp.nfds; ++i) {
-    high[i] = ::fcntl(sp.fds[i], F_DUPFD_CLOEXEC, sp.nfds);
-    if (high[i] < 0) {
-      fail(s, "cannot pass a descriptor to", errno);
-      ::_exit(127);
-    }
-  }
-  for (int i = 0; i < sp.nfds; ++i) {
-    if (::dup2(high[i], i) < 0) {
-      fail(s, "cannot pass a descriptor to", errno);
-      ::_exit(127);
-    }
-  }
-  close_from(sp.nfds);
-  if (::chdir("/") != 0) {
-    // Not needed to run: the target only keeps no directory busy.
-  }
-
+sigset_t wanted_mask(const DetachedSpawn& sp) {
   sigset_t mask;
   if (sp.blocked)
     mask = *sp.blocked;
   else
     sigemptyset(&mask);
+  return mask;
+}
+
+// The exec'ing target: runs on the caller's memory, the caller suspended,
+// until execve replaces it. No allocation, no writes but to `Shared`.
+int exec_target_main(void* arg) {
+  Shared* s = static_cast<Shared*>(arg);
+  const DetachedSpawn& sp = *s->spawn;
+  default_dispositions();
+  if (const long rc = place_fds(sp.fds, sp.nfds); rc < 0) {
+    fail(s, "cannot pass a descriptor to", int(-rc));
+    ::_exit(127);
+  }
+  if (::chdir("/") != 0) {
+    // Not needed to run: the target only keeps no directory busy.
+  }
+  const sigset_t mask = wanted_mask(sp);
   ::sigprocmask(SIG_SETMASK, &mask, nullptr);
   ::execve(sp.path, sp.argv, sp.envp);
   fail(s, "cannot execute", errno);
   ::_exit(127);
+}
+
+// The in-place target. Until the pipe hangs up it shares the running
+// caller's memory and thread pointer (so errno too): raw system calls only,
+// on its own stack, reading only `InPlace`. Every signal stays blocked.
+int in_place_target_main(void* arg) {
+  InPlace* ip = static_cast<InPlace*>(arg);
+  if (place_fds(ip->fds, ip->nfds) < 0) raw_syscall(SYS_exit_group, 127);
+  raw_syscall(SYS_chdir, long("/"));  // keeps no directory busy; a failure is harmless
+  const int watch = ip->nfds - 1;
+  for (;;) {
+    pollfd p{watch, POLLIN, 0};
+    const long rc = raw_syscall(SYS_ppoll, long(&p), 1, 0, 0);
+    if (rc > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL))) break;
+    if (rc < 0 && rc != -EINTR) break;
+  }
+  raw_syscall(SYS_close, watch);
+  // The caller has exec'd (or exited): its old memory is ours alone, libc included.
+  default_dispositions();
+  ::sigprocmask(SIG_SETMASK, &ip->blocked, nullptr);
+  ip->run(ip->arg);
+  ::_exit(0);
 }
 
 // The intermediate: a new session, the target in it, and exit, so that the
@@ -103,7 +154,9 @@ int intermediate_main(void* arg) {
     fail(s, "setsid() failed for", errno);
     ::_exit(1);
   }
-  pid_t pid = ::clone(target_main, s->target_stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD, s);
+  pid_t pid = s->in_place
+                  ? ::clone(in_place_target_main, s->target_stack_top, CLONE_VM | SIGCHLD, s->in_place)
+                  : ::clone(exec_target_main, s->target_stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD, s);
   if (pid < 0)
     fail(s, "clone() failed for", errno);
   else
@@ -114,31 +167,56 @@ int intermediate_main(void* arg) {
 }  // namespace
 
 int spawn_detached(const DetachedSpawn& sp, std::string& error) {
+  const bool in_place = sp.run_after_caller != nullptr;
   if (sp.nfds < 0 || sp.nfds > kMaxFds) {
     error = "spawn_detached: too many descriptors";
     return -1;
   }
-  // Two stacks, mapped (only the pages the children touch are faulted in; an
-  // array in this frame would be probed page by page under
-  // -fstack-clash-protection). Stacks grow down on every architecture this
-  // builds for: pass their tops.
-  void* map = ::mmap(nullptr, 2 * kStackBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (map == MAP_FAILED) {
-    error = std::string("cannot map a stack to start ") + sp.path + ": " + std::strerror(errno);
+  // In place, the target waits for this pipe to hang up: its write end is
+  // ours alone (close-on-exec), so that happens when we exec or exit.
+  int exec_pipe[2] = {-1, -1};
+  if (in_place && ::pipe2(exec_pipe, O_CLOEXEC) != 0) {
+    error = std::string("cannot make a pipe to start ") + sp.path + ": " + std::strerror(errno);
     return -1;
   }
-  char* stacks = static_cast<char*>(map);
+  auto close_pipe = [&] {
+    for (int fd : exec_pipe)
+      if (fd >= 0) ::close(fd);
+  };
+  // The stacks (and InPlace above the target's), mapped: only the pages the
+  // children touch are faulted in (an array in this frame would be probed
+  // page by page under -fstack-clash-protection). Stacks grow down on every
+  // architecture this builds for: pass their tops.
+  const size_t map_bytes = kIntermediateStackBytes + kTargetStackBytes + sizeof(InPlace);
+  void* map = ::mmap(nullptr, map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (map == MAP_FAILED) {
+    error = std::string("cannot map a stack to start ") + sp.path + ": " + std::strerror(errno);
+    close_pipe();
+    return -1;
+  }
+  char* base = static_cast<char*>(map);
   Shared s{};
   s.spawn = &sp;
-  s.target_stack_top = stacks + 2 * kStackBytes;
+  s.target_stack_top = base + kIntermediateStackBytes + kTargetStackBytes;
+  s.in_place = nullptr;
   s.error = 0;
   s.step = nullptr;
   s.target_pid = -1;
+  if (in_place) {
+    InPlace* ip = new (s.target_stack_top) InPlace;
+    for (int i = 0; i < sp.nfds; ++i) ip->fds[i] = sp.fds[i];
+    ip->fds[sp.nfds] = exec_pipe[0];
+    ip->nfds = sp.nfds + 1;
+    ip->blocked = wanted_mask(sp);
+    ip->run = sp.run_after_caller;
+    ip->arg = sp.arg;
+    s.in_place = ip;
+  }
 
   sigset_t all, old;
   sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &old);
-  pid_t mid = ::clone(intermediate_main, stacks + kStackBytes, CLONE_VM | CLONE_VFORK | SIGCHLD, &s);
+  pid_t mid = ::clone(intermediate_main, base + kIntermediateStackBytes, CLONE_VM | CLONE_VFORK | SIGCHLD, &s);
   int clone_errno = errno;
   if (mid > 0) {
     // Reap it now: the program that execs in our place would otherwise
@@ -148,8 +226,17 @@ int spawn_detached(const DetachedSpawn& sp, std::string& error) {
     }
   }
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  ::munmap(map, 2 * kStackBytes);
 
+  const bool started = mid > 0 && s.error == 0 && s.target_pid > 0;
+  if (in_place && started) {
+    // The target runs on the mapping and reads InPlace: never unmapped here
+    // (our exec hands it over). The write end stays open until then.
+    ::close(exec_pipe[0]);
+  } else {
+    // No target, or one that has exec'd (or exited) already.
+    ::munmap(map, map_bytes);
+    close_pipe();
+  }
   if (mid < 0) {
     error = std::string("clone() failed for ") + sp.path + ": " + std::strerror(clone_errno);
     return -1;

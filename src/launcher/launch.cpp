@@ -69,7 +69,7 @@ CollectorLaunch collector_params(const config::Config& c, const config::EnvLooku
                                  const std::string& service_name) {
   CollectorLaunch p;
   p.collector_path = layout.collector_executable();
-  p.standby_path = layout.executable;  // the collector starts on the app's first connection
+  p.standby = true;  // the collector starts on the app's first connection
   p.config_path = config_file;
   p.service_name = service_name;
   p.exporters = {c.get_string("exporter.type")};

@@ -10,28 +10,38 @@ import time
 
 from conftest import AGENT_RUN, SYSTEM_PYTHON, clean_env
 
-# Finds the processes serving this app (by the --socket on their command
-# line): the standby (agent-run --collector-standby ...) and the collector
-# (argv[0] .../collector), with their parent and session.
+# Finds the processes serving this app: those holding its listening socket
+# (the inode /proc/net/unix lists for the socket's path) as fd 3: the standby
+# (titled agent-run-standby: it runs on in the launcher's memory, without an
+# exec) and the collector (argv[0] .../collector), with their parent and session.
 FIND = r"""
 import json, os, sys, time
 sock = os.environ["AGENT_RUN_COLLECTOR_SOCKET"]
+def listening_inode():
+    with open("/proc/net/unix") as f:
+        for line in f:
+            fields = line.split()
+            # Flags 00010000: __SO_ACCEPTCON, a listening socket.
+            if len(fields) >= 8 and fields[7] == sock and fields[3] == "00010000":
+                return fields[6]
 def serving():
     found = {}
+    inode = listening_inode()
+    if inode is None:
+        return found
     for p in os.listdir("/proc"):
         if not p.isdigit():
             continue
         try:
+            if os.readlink("/proc/%s/fd/3" % p) != "socket:[%s]" % inode:
+                continue
             with open("/proc/%s/cmdline" % p, "rb") as f:
-                args = f.read().split(b"\0")
+                args = f.read().rstrip(b"\0").split(b"\0")
         except OSError:
             continue
-        if b"--socket=" + sock.encode() not in args:
-            continue
-        kind = "standby" if b"--collector-standby" in args else (
-            "collector" if args[0].endswith(b"/collector") else None)
-        if kind:
-            found[kind] = int(p)
+        kind = "standby" if args == [b"agent-run-standby"] else (
+            "collector" if args[0].endswith(b"/collector") else "unknown: %r" % args)
+        found[kind] = int(p)
     return found
 def describe(pid):
     with open("/proc/%d/stat" % pid) as f:
@@ -182,3 +192,27 @@ print(json.dumps({"dir": os.path.exists(os.path.dirname(sock)), "found": serving
                        timeout=60)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == {"dir": False, "found": {}}
+
+
+def test_a_program_that_cannot_be_executed_leaves_no_standby(home, tmp_path):
+    # The standby starts before the launcher's execve, which fails here (an
+    # executable file that is no program): the launcher exits 126, and the
+    # standby, which waited for the launcher's exec or exit, finds the app gone
+    # and removes the socket and its private directory.
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    bad = tmp_path / "bad"
+    bad.write_bytes(b"\x7fELF, but not a program")
+    bad.chmod(0o755)
+    env = clean_env(home, XDG_RUNTIME_DIR=runtime)
+    ok = subprocess.run([AGENT_RUN, SYSTEM_PYTHON, "-c", "import os; print(os.environ['AGENT_RUN_COLLECTOR_SOCKET'])"],
+                        env=env, capture_output=True, timeout=60)
+    assert ok.stdout.decode().startswith(str(runtime) + "/agent-run-"), ok  # where the standby's socket goes
+    r = subprocess.run([AGENT_RUN, str(bad)], env=env, capture_output=True,
+                       timeout=60)
+    assert r.returncode == 126, r
+    assert r.stderr.decode().startswith("agent-run: cannot run %s: Exec format error" % bad)
+    end = time.monotonic() + 20
+    while time.monotonic() < end and os.listdir(runtime):
+        time.sleep(0.01)
+    assert os.listdir(runtime) == []
