@@ -27,7 +27,8 @@ function(agent_run_python_extension prefix module_name bootstrap_subdir)
     # a second dlopen'd copy costs more import time than the code it brings.
     # Debug info is stripped: every bootstrap directory holds a copy of every
     # build (about 12 MB each with it, most of it libstdc++'s).
-    target_link_options(${_target} PRIVATE -static-libstdc++ -static-libgcc -Wl,--exclude-libs,ALL -Wl,--strip-debug)
+    target_link_options(${_target} PRIVATE -static-libstdc++ -static-libgcc -Wl,--exclude-libs,ALL -Wl,--strip-debug
+      -Wl,--gc-sections)
     set_target_properties(${_target} PROPERTIES
       PREFIX "" OUTPUT_NAME "${module_name}" SUFFIX "${_suffix}"
       LIBRARY_OUTPUT_DIRECTORY "${AGENT_RUN_STAGE_SHARE}/bootstrap/${bootstrap_subdir}")
