@@ -1,4 +1,5 @@
 #include "collector/server.hpp"
+#include "collector/read_buffer.hpp"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,7 +46,7 @@ void sanitize_span(wire::Span& s, uint64_t& count) {
 struct Server::Conn {
   int fd = -1;
   pid_t peer_pid = 0;
-  std::vector<uint8_t> buf;
+  ReadBuffer buf;
   size_t start = 0, end = 0;
   std::shared_ptr<const ResourceInfo> resource;  // set by HELLO
 };
@@ -171,7 +172,7 @@ void Server::accept_ready() {
     auto c = std::make_unique<Conn>();
     c->fd = fd;
     c->peer_pid = cred.pid;
-    c->buf.resize(kInitialBuffer);
+    c->buf.resize(kInitialBuffer, 0);
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP;
     ev.data.u64 = kTagConnBase + uint64_t(fd);
@@ -231,6 +232,9 @@ bool Server::handle_message(Conn* c, wire::MessageType type, const uint8_t* p, u
         return false;
       }
       size_t mark = store_->mark();
+      // The payload starts with its span count (validated by the decoder).
+      if (len >= 4) store_->reserve(std::min<size_t>(uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 |
+                                                           uint32_t(p[3]) << 24, len / 64));
       uint64_t n = 0;
       wire::DecodeError e = wire::decode_spans_payload(p, len, scratch_, [&](const wire::Span&) {
         sanitize_span(scratch_, stats_.sanitized_strings);
@@ -294,7 +298,7 @@ void Server::read_ready(Conn* c) {
         c->end -= c->start;
         c->start = 0;
       } else if (c->buf.size() < wire::kHeaderSize + wire::kMaxPayload) {
-        c->buf.resize(std::min(c->buf.size() * 2, wire::kHeaderSize + size_t(wire::kMaxPayload)));
+        c->buf.resize(std::min(c->buf.size() * 2, wire::kHeaderSize + size_t(wire::kMaxPayload)), c->end);
       }
     }
     ssize_t n = ::read(c->fd, c->buf.data() + c->end, c->buf.size() - c->end);
@@ -323,7 +327,7 @@ void Server::read_ready(Conn* c) {
           std::memmove(c->buf.data(), c->buf.data() + c->start, c->end - c->start);
           c->end -= c->start;
           c->start = 0;
-          c->buf.resize(need);
+          c->buf.resize(need, c->end);
         }
         break;
       }
@@ -335,8 +339,7 @@ void Server::read_ready(Conn* c) {
       c->start = c->end = 0;
       // A large message grew the buffer: give the memory back.
       if (c->buf.size() > 4 * kInitialBuffer) {
-        c->buf.resize(kInitialBuffer);
-        c->buf.shrink_to_fit();
+        c->buf.resize(kInitialBuffer, 0);
       }
     }
     if (size_t(n) < 4096) return;  // drained for now; level-triggered epoll calls again

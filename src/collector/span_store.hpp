@@ -20,6 +20,12 @@ class SpanStore {
   void add(const std::shared_ptr<const ResourceInfo>& resource, wire::Span& span);
   // Marks and rolls back a group of adds (a message found malformed midway).
   size_t mark() const { return batch_.spans.size(); }
+  // Room for n more spans (a message says how many it brings): one message
+  // of a flusher can hold thousands, added before maybe_flush.
+  void reserve(size_t n) {
+    batch_.spans.reserve(batch_.spans.size() + n);
+    batch_.resource_of.reserve(batch_.resource_of.size() + n);
+  }
   void rollback(size_t mark);
   // Hands the batch over when it is full (call between messages).
   void maybe_flush();
