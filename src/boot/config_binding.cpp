@@ -66,13 +66,17 @@ PyObject* load_settings() {
   config::LoadResult r = config::load(sources);
   PyObject* settings = PyDict_New();
   if (settings == nullptr) return nullptr;
-  for (const auto& [key, value] : r.config.values()) {
-    PyObject* v = to_python(value);
-    if (v == nullptr || PyDict_SetItemString(settings, key.c_str(), v) < 0) {
+  size_t i = 0;
+  for (const auto& key : config::keys()) {
+    PyObject* name = PyUnicode_FromStringAndSize(key.name.data(), Py_ssize_t(key.name.size()));
+    PyObject* v = name ? to_python(r.config.value_at(i++)) : nullptr;
+    if (v == nullptr || PyDict_SetItem(settings, name, v) < 0) {
+      Py_XDECREF(name);
       Py_XDECREF(v);
       Py_DECREF(settings);
       return nullptr;
     }
+    Py_DECREF(name);
     Py_DECREF(v);
   }
   PyObject* errors = diagnostics(r.errors);

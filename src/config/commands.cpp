@@ -18,7 +18,7 @@ namespace {
 
 // Header values are credentials more often than not; output of check-config
 // and --dry-run ends up in CI logs and tickets.
-std::string shown_value(const std::string& key, const Value& value) {
+std::string shown_value(std::string_view key, const Value& value) {
   if (key != "exporter.otlp.headers") return format_value(value);
   std::vector<std::string> masked;
   for (const auto& item : std::get<std::vector<std::string>>(value))

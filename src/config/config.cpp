@@ -30,53 +30,60 @@ bool matches_type(ValueType type, const Value& v) {
   return false;
 }
 
+// keys()[i] for a key name, or -1.
+long key_index(std::string_view key) {
+  const KeyInfo* info = find_key(key);
+  return info ? long(info - keys().begin()) : -1;
+}
+
 }  // namespace
 
-Config::Config() {
-  for (const auto& k : keys()) values_.emplace(k.name, default_value(k));
+Config::Config() : origins_(keys().size()) {
+  values_.reserve(keys().size());
+  for (const auto& k : keys()) values_.push_back(default_value(k));
 }
 
-const Value& Config::get(const std::string& key) const {
-  auto it = values_.find(key);
-  return it == values_.end() ? no_value() : it->second;
+const Value& Config::get(std::string_view key) const {
+  const long i = key_index(key);
+  return i < 0 ? no_value() : values_[size_t(i)];
 }
 
-bool Config::get_bool(const std::string& key) const {
+bool Config::get_bool(std::string_view key) const {
   auto* b = std::get_if<bool>(&get(key));
   return b ? *b : false;
 }
 
-int64_t Config::get_int(const std::string& key) const {
+int64_t Config::get_int(std::string_view key) const {
   auto* i = std::get_if<int64_t>(&get(key));
   return i ? *i : 0;
 }
 
-const std::string& Config::get_string(const std::string& key) const {
+const std::string& Config::get_string(std::string_view key) const {
   auto* s = std::get_if<std::string>(&get(key));
   return s ? *s : empty_string();
 }
 
-const std::vector<std::string>& Config::get_list(const std::string& key) const {
+const std::vector<std::string>& Config::get_list(std::string_view key) const {
   auto* l = std::get_if<std::vector<std::string>>(&get(key));
   return l ? *l : empty_list();
 }
 
-const std::string& Config::origin(const std::string& key) const {
+const std::string& Config::origin(std::string_view key) const {
   static const std::string by_default = "default";
-  auto it = origins_.find(key);
-  if (it != origins_.end()) return it->second;
-  return values_.count(key) ? by_default : empty_string();
+  const long i = key_index(key);
+  if (i < 0) return empty_string();
+  return origins_[size_t(i)].empty() ? by_default : origins_[size_t(i)];
 }
 
-bool Config::set(const std::string& key, Value v, std::string origin) {
-  const KeyInfo* info = find_key(key);
-  if (!info || !matches_type(info->type, v)) return false;
-  values_[key] = std::move(v);
-  origins_[key] = std::move(origin);
+bool Config::set(std::string_view key, Value v, std::string origin) {
+  const long i = key_index(key);
+  if (i < 0 || !matches_type(keys().begin()[i].type, v)) return false;
+  values_[size_t(i)] = std::move(v);
+  origins_[size_t(i)] = std::move(origin);
   return true;
 }
 
-bool Config::is_default(const std::string& key) const {
+bool Config::is_default(std::string_view key) const {
   const KeyInfo* info = find_key(key);
   return info && get(key) == default_value(*info);
 }

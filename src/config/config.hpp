@@ -14,6 +14,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -28,27 +29,48 @@ enum class ValueFormat {
   HttpUrl,   // an http:// or https:// URL
 };
 
-// One configuration key. `name` is dotted ("exporter.otlp.endpoint");
-// its environment variable is AGENT_RUN_ + upper(name with '.' -> '_').
-struct KeyInfo {
-  std::string name;
-  ValueType type;
-  std::string default_value;          // as it would be written in TOML
-  std::string comment;                // one line, for the template and docs
-  std::vector<std::string> allowed;   // for Enum
-  int64_t min = 0, max = INT64_MAX;   // for Int
-  ValueFormat format = ValueFormat::Any;
-  std::string otel_env;               // the OpenTelemetry variable that maps here, if any
-  std::string env_var;                // env_var_for(name), computed once with the table
+// An Enum key's allowed values (a view of a static array).
+struct Choices {
+  const std::string_view* items = nullptr;
+  size_t count = 0;
+  const std::string_view* begin() const { return items; }
+  const std::string_view* end() const { return items + count; }
+  bool empty() const { return count == 0; }
+  size_t size() const { return count; }
 };
 
-const std::vector<KeyInfo>& keys();
-const KeyInfo* find_key(const std::string& name);
-std::string env_var_for(const std::string& key_name);
+// One configuration key. `name` is dotted ("exporter.otlp.endpoint");
+// its environment variable is AGENT_RUN_ + upper(name with '.' -> '_').
+// The table is static data (config_keys.cpp): every process of the app
+// reads it at startup, and building it cost more than the rest of a load.
+struct KeyInfo {
+  std::string_view name;
+  ValueType type;
+  std::string_view default_value;  // as it would be written in TOML
+  std::string_view comment;        // one line, for the template and docs
+  Choices allowed;                 // for Enum
+  int64_t min = 0, max = INT64_MAX;  // for Int
+  ValueFormat format = ValueFormat::Any;
+  std::string_view otel_env;       // the OpenTelemetry variable that maps here, if any
+  std::string_view env_var;        // env_var_for(name), written out (a test checks it)
+};
+
+// The table, in the order of the template and of describe().
+struct KeyList {
+  const KeyInfo* first = nullptr;
+  size_t count = 0;
+  const KeyInfo* begin() const { return first; }
+  const KeyInfo* end() const { return first + count; }
+  size_t size() const { return count; }
+};
+
+KeyList keys();
+const KeyInfo* find_key(std::string_view name);
+std::string env_var_for(std::string_view key_name);
 // The key an AGENT_RUN_* variable sets, or nullptr.
-const KeyInfo* find_key_by_env_var(const std::string& variable);
+const KeyInfo* find_key_by_env_var(std::string_view variable);
 // The command-line spelling used in diagnostics: "--" + name with '.' and '_' -> '-'.
-std::string option_for(const std::string& key_name);
+std::string option_for(std::string_view key_name);
 // Table names the keys live in ("plugins", "exporter", "exporter.otlp", ...).
 const std::vector<std::string>& table_names();
 // AGENT_RUN_* variables the launcher sets for its own use; they are not
@@ -74,24 +96,25 @@ class Config {
   Config();  // all defaults
   // Getters never throw: an unknown key or a type mismatch (a programming
   // error) returns false / 0 / an empty string or list.
-  bool get_bool(const std::string& key) const;
-  int64_t get_int(const std::string& key) const;
-  const std::string& get_string(const std::string& key) const;  // also Enum keys
-  const std::vector<std::string>& get_list(const std::string& key) const;
-  const Value& get(const std::string& key) const;
+  bool get_bool(std::string_view key) const;
+  int64_t get_int(std::string_view key) const;
+  const std::string& get_string(std::string_view key) const;  // also Enum keys
+  const std::vector<std::string>& get_list(std::string_view key) const;
+  const Value& get(std::string_view key) const;
   // Where the current value came from: "default", "file prod.toml:3:1",
   // "environment AGENT_RUN_LOG_LEVEL", "environment OTEL_SERVICE_NAME", "command line --log-level".
   // (Only origins other than "default" are stored: most keys keep their default.)
-  const std::string& origin(const std::string& key) const;
+  const std::string& origin(std::string_view key) const;
   // False (and nothing changes) for an unknown key or a value of the wrong type.
   // The value is stored as given: validation happens in load().
-  bool set(const std::string& key, Value v, std::string origin);
-  bool is_default(const std::string& key) const;  // equal to the default value
-  const std::map<std::string, Value>& values() const { return values_; }
+  bool set(std::string_view key, Value v, std::string origin);
+  bool is_default(std::string_view key) const;  // equal to the default value
+  // The value of keys()[i] (what get(key) returns, without the lookup).
+  const Value& value_at(size_t i) const { return values_[i]; }
 
  private:
-  std::map<std::string, Value> values_;
-  std::map<std::string, std::string> origins_;
+  std::vector<Value> values_;         // by key index
+  std::vector<std::string> origins_;  // by key index; empty: the default
 };
 
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;

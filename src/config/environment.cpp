@@ -236,7 +236,7 @@ struct EnvLayer {
 
   void agent_run() {
     for (const auto& key : keys()) {
-      const std::string& var = key.env_var;
+      const std::string var(key.env_var);
       auto text = get(var);
       if (!text) continue;
       Value value;
@@ -245,7 +245,7 @@ struct EnvLayer {
         errors.push_back(not_allowed("environment " + var, var + "=" + quote(*text), why));
         continue;
       }
-      config.set(key.name, std::move(value), "environment " + var);
+      config.set(std::string(key.name), std::move(value), "environment " + var);
     }
   }
 
@@ -260,7 +260,7 @@ struct EnvLayer {
       if (find_key_by_env_var(name)) continue;
       if (std::find(launcher.begin(), launcher.end(), name) != launcher.end()) continue;
       if (known.empty())
-        for (const auto& k : keys()) known.push_back(k.env_var.substr(prefix.size()));
+        for (const auto& k : keys()) known.emplace_back(k.env_var.substr(prefix.size()));
       std::string message = fmt::format("{} is not an agent-run setting and is ignored", name);
       if (auto best = closest(name.substr(prefix.size()), known))
         message += fmt::format(" (did you mean '{}{}'?)", prefix, *best);

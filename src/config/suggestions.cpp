@@ -55,7 +55,7 @@ namespace agent_run::config {
 
 std::string key_suggestion(const std::string& dotted_name) {
   std::vector<std::string> names;
-  for (const auto& k : keys()) names.push_back(k.name);
+  for (const auto& k : keys()) names.emplace_back(k.name);
   for (const auto& t : table_names()) names.push_back(t);
   if (auto best = closest(dotted_name, names)) return " (did you mean '" + *best + "'?)";
 

@@ -10,7 +10,7 @@ namespace agent_run::config {
 namespace {
 
 std::string comment_for(const KeyInfo& key) {
-  std::string line = key.comment;
+  std::string line(key.comment);
   if (key.type == ValueType::Enum) line += fmt::format(" One of: {}.", fmt::join(key.allowed, ", "));
   if (key.type == ValueType::Int) line += fmt::format(" Range: {}..{}.", key.min, key.max);
   if (!key.otel_env.empty() && key.comment.find(key.otel_env) == std::string::npos) line += fmt::format(" Also set by {}.", key.otel_env);
@@ -31,8 +31,8 @@ std::string render_template() {
   std::string table;
   for (const auto& key : keys()) {
     size_t dot = key.name.rfind('.');
-    std::string key_table = dot == std::string::npos ? "" : key.name.substr(0, dot);
-    std::string leaf = dot == std::string::npos ? key.name : key.name.substr(dot + 1);
+    std::string key_table(dot == std::string_view::npos ? std::string_view() : key.name.substr(0, dot));
+    std::string leaf(dot == std::string_view::npos ? key.name : key.name.substr(dot + 1));
     if (key_table != table) {
       table = key_table;
       out += fmt::format("\n[{}]\n", table);

@@ -165,13 +165,13 @@ struct FileLayer {
         }
         break;
     }
-    std::string lhs = info.name + " = " + shorten(render(node));
+    std::string lhs = std::string(info.name) + " = " + shorten(render(node));
     std::string why = typed ? validate(info, value) : advice(info);
     if (!why.empty()) {
       errors.push_back(not_allowed(at(node.source()), lhs, why));
       return;
     }
-    config.set(info.name, std::move(value), "file " + at(key_at));
+    config.set(std::string(info.name), std::move(value), "file " + at(key_at));
   }
 };
 

@@ -223,7 +223,7 @@ std::string unquote(const std::string& s, size_t& pos) {
 }  // namespace
 
 Value default_value(const KeyInfo& key) {
-  const std::string& d = key.default_value;
+  const std::string d(key.default_value);
   switch (key.type) {
     case ValueType::Bool:
       return d == "true";

@@ -14,7 +14,10 @@ TEST_CASE("every key has a unique name, a comment and a default that passes its 
   std::set<std::string> names;
   for (const auto& k : keys()) {
     INFO(k.name);
-    CHECK(names.insert(k.name).second);
+    CHECK(names.insert(std::string(k.name)).second);
+    // The table writes these out: they must be what the rules derive.
+    CHECK(k.env_var == env_var_for(k.name));
+    CHECK(format_value(default_value(k)) == k.default_value);
     CHECK_FALSE(k.comment.empty());
     CHECK(k.comment.find('\n') == std::string::npos);
     if (k.type == ValueType::Enum) CHECK_FALSE(k.allowed.empty());
@@ -115,7 +118,7 @@ TEST_CASE("describe lists every key with its origin and hides header values", "[
   Config c;
   c.set("exporter.otlp.headers", std::vector<std::string>{"api-key=secret123"}, "test");
   std::string d = describe(c);
-  for (const auto& k : keys()) CHECK(d.find(k.name + " = ") != std::string::npos);
+  for (const auto& k : keys()) CHECK(d.find(std::string(k.name) + " = ") != std::string::npos);
   CHECK(d.find("log_level = \"warning\"  # default") != std::string::npos);
   CHECK(d.find("secret123") == std::string::npos);
   CHECK(d.find("api-key=<hidden>") != std::string::npos);

@@ -27,18 +27,19 @@ TEST_CASE("templates/agent-run.toml equals render_template() byte for byte", "[t
 
 TEST_CASE("the template contains every key with its comment, in its table", "[template]") {
   const std::string t = render_template();
-  for (const auto& k : keys()) {
-    INFO(k.name);
+  for (const auto& key : keys()) {
+    const std::string name(key.name);
+    INFO(name);
     // The comment line comes right before the key line.
-    size_t at = t.find("# " + k.comment);
+    size_t at = t.find("# " + std::string(key.comment));
     REQUIRE(at != std::string::npos);
     size_t line_end = t.find('\n', at);
-    CHECK(t.compare(line_end + 1, leaf(k.name).size() + 3, leaf(k.name) + " = ") == 0);
-    size_t dot = k.name.rfind('.');
+    CHECK(t.compare(line_end + 1, leaf(name).size() + 3, leaf(name) + " = ") == 0);
+    size_t dot = name.rfind('.');
     if (dot != std::string::npos) {
       size_t header = t.rfind("\n[", at);
       REQUIRE(header != std::string::npos);
-      CHECK(t.compare(header + 2, dot + 2, k.name.substr(0, dot) + "]\n") == 0);
+      CHECK(t.compare(header + 2, dot + 2, name.substr(0, dot) + "]\n") == 0);
     }
   }
 }
@@ -63,7 +64,7 @@ TEST_CASE("docs/configuration.md documents every key and its variables", "[templ
   REQUIRE_FALSE(docs.empty());
   for (const auto& k : keys()) {
     INFO(k.name);
-    CHECK(docs.find("`" + k.name + "`") != std::string::npos);
+    CHECK(docs.find("`" + std::string(k.name) + "`") != std::string::npos);
     CHECK(docs.find(env_var_for(k.name)) != std::string::npos);
     if (!k.otel_env.empty()) CHECK(docs.find(k.otel_env) != std::string::npos);
   }
