@@ -216,3 +216,35 @@ def test_a_program_that_cannot_be_executed_leaves_no_standby(home, tmp_path):
     while time.monotonic() < end and os.listdir(runtime):
         time.sleep(0.01)
     assert os.listdir(runtime) == []
+
+
+AFFINITY = FIND + r"""
+def cpus(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("Cpus_allowed_list:"):
+                return line.split()[1]
+print(json.dumps({"app": cpus(os.getpid()), "standby": cpus(serving()["standby"])}))
+"""
+
+
+def cpu_list(cpus):
+    return ",".join(str(c) for c in sorted(cpus))
+
+
+def test_the_spawn_leaves_cpu_affinity_as_it_was(home):
+    # The launcher pins itself to its CPU while it spawns the standby (waking
+    # an idle vCPU is slow) and gives the affinity back: the app, which a
+    # pre-fork server forks into workers, and the standby keep the caller's.
+    allowed = os.sched_getaffinity(0)
+    for wanted in ({min(allowed)}, allowed):
+        r = subprocess.run([AGENT_RUN, SYSTEM_PYTHON, "-c", AFFINITY], env=clean_env(home), capture_output=True,
+                           timeout=60, preexec_fn=lambda: os.sched_setaffinity(0, wanted))
+        assert r.returncode == 0, r.stderr
+        info = json.loads(r.stdout)
+        got = {k: set() for k in info}
+        for k, text in info.items():
+            for part in text.split(","):
+                lo, _, hi = part.partition("-")
+                got[k].update(range(int(lo), int(hi or lo) + 1))
+        assert got == {"app": wanted, "standby": wanted}, (cpu_list(wanted), info)
