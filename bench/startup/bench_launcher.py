@@ -14,6 +14,12 @@ Deterministic metrics first, because wall time on a shared VM is noise:
 
 Several --agent-run builds (e.g. before and after a change) are measured one
 after the other in the same run, each against /bin/true.
+
+The floor: `static-exec /bin/true`, a statically linked C program (built
+here with cc) whose main() only execs its arguments. It pays what any
+static glibc program pays before main() (on the project's VM mostly CPUID
+instructions, each a VM exit of ~7.6 us, and a dozen page faults); what the
+launcher costs beyond it is its own work.
 """
 import argparse
 import os
@@ -51,12 +57,34 @@ def callgrind(argv, env):
         return int(m.group(1))
 
 
-def measure(a, env, off, noexec, args):
-    variants = [
-        ("/bin/true", ["/bin/true"], env, None),
+STATIC_EXEC_C = b"""
+#include <unistd.h>
+extern char** environ;
+int main(int argc, char** argv) { if (argc > 1) execve(argv[1], argv + 1, environ); return 127; }
+"""
+
+
+def build_static_exec(work):
+    """The floor's program, or None (with a message) where cc -static cannot build it."""
+    src, exe = os.path.join(work, "static-exec.c"), os.path.join(work, "static-exec")
+    with open(src, "wb") as f:
+        f.write(STATIC_EXEC_C)
+    r = subprocess.run(["cc", "-O2", "-static", "-o", exe, src], capture_output=True)
+    if r.returncode != 0:
+        print("no floor: cc -static failed (%s)" % r.stderr.decode().strip().splitlines()[-1:])
+        return None
+    return exe
+
+
+def measure(a, env, off, noexec, args, static_exec):
+    variants = [("/bin/true", ["/bin/true"], env, None)]
+    if static_exec:
+        variants.append(("static-exec /bin/true (the floor)", [static_exec, "/bin/true"], env, None))
+    variants += [
         ("agent-run --version", [a, "--version"], env, [a, "--version"]),
         ("agent-run --disable /bin/true", [a, "--disable", "/bin/true"], env, [a, "--disable", noexec]),
         ("AGENT_RUN_COLLECTOR_ENABLED=false agent-run /bin/true", [a, "/bin/true"], off, [a, noexec]),
+        ("agent-run /bin/true (collector's standby started)", [a, "/bin/true"], env, None),
     ]
     # Warm up: page cache, and the bootstrap directory the agent-on variant creates once.
     for _, argv, e, _ in variants:
@@ -102,8 +130,9 @@ def main():
         f.write(b"\0\1\2\3")
     os.chmod(noexec, 0o755)
 
+    static_exec = build_static_exec(work)
     for a in args.agent_run or [os.path.abspath(default_agent)]:
-        measure(a, env, off, noexec, args)
+        measure(a, env, off, noexec, args, static_exec)
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -3,7 +3,7 @@
 
 Interleaved rounds in one run (bare, agent, bare, agent, ...) so that both see
 the same machine state; reports medians of wall time, the added milliseconds
-and the ratio, and beside them the CPU time and the minor page faults of the
+(the median of the per-round differences) and the ratio, and beside them the CPU time and the minor page faults of the
 process (from wait4's rusage: the launcher and the program it execs, not the
 collector, which is not our child). Wall time on a shared machine is noisy;
 page faults are not, and on a VM where each one costs tens of microseconds
@@ -66,15 +66,23 @@ def main():
     def medians(name):
         return [statistics.median(column) for column in zip(*samples[name])]
 
+    def paired(name, field):
+        # Each round runs every variant back to back: the difference within a
+        # round cancels the machine's slow drift (on a shared VM the bare run
+        # itself moves by several ms between minutes).
+        return statistics.median(v[field] - b[field] for v, b in zip(samples[name], samples["python3 -c pass"]))
+
     base_wall, base_cpu, base_faults = medians("python3 -c pass")
     print("startup, median of %d interleaved rounds (%s)" % (args.rounds, args.python))
     print("%-38s %9s %9s %7s %9s %9s %7s %7s" % (
         "command", "wall ms", "added ms", "ratio", "cpu ms", "added ms", "faults", "added"))
     for name in samples:
         wall, cpu, faults = medians(name)
+        added_wall, added_cpu = paired(name, 0), paired(name, 1)
         print("%-38s %9.2f %9.2f %7.3f %9.2f %9.2f %7d %7d" % (
-            name, wall * 1e3, (wall - base_wall) * 1e3, wall / base_wall,
-            cpu * 1e3, (cpu - base_cpu) * 1e3, faults, faults - base_faults))
+            name, wall * 1e3, added_wall * 1e3, (base_wall + added_wall) / base_wall,
+            cpu * 1e3, added_cpu * 1e3, faults, faults - base_faults))
+    print("(added: the median of the differences within a round; ratio: (bare + added) / bare)")
 
 
 if __name__ == "__main__":

@@ -99,7 +99,7 @@ constexpr KeyInfo kKeys[] = {
     key_int("collector.drain_timeout_ms", "AGENT_RUN_COLLECTOR_DRAIN_TIMEOUT_MS", "5000", 0, 600000,
             "At exit, milliseconds allowed for buffered spans to be sent before they are dropped."),
     key_int("collector.flush_interval_ms", "AGENT_RUN_COLLECTOR_FLUSH_INTERVAL_MS", "200", 10, 60000,
-            "Milliseconds between sends of buffered spans from the app to the collector."),
+            "Longest wait of buffered spans in the app before they are sent to the collector (sooner at 128 KiB)."),
 
     key_enum("exporter.type", "AGENT_RUN_EXPORTER_TYPE", "\"local\"", choices(kExporterTypes),
              "Where spans go: local files, an OTLP/HTTP endpoint, or the console. Also set by OTEL_TRACES_EXPORTER "
