@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -12,6 +13,11 @@
 #include "collector/handover.hpp"
 #include "common/write_all.hpp"
 #include "launcher/process_title.hpp"
+#include "launcher/raw_syscall.hpp"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434  // the same on every architecture
+#endif
 
 namespace agent_run::launcher {
 
@@ -19,6 +25,7 @@ namespace {
 
 constexpr int kListenFd = 3;          // as the launcher passes it, and the collector expects it
 constexpr int kFallbackPollMs = 50;   // without a pidfd: how often kill(pid, 0) is asked
+constexpr long kKernelSigsetBytes = 8;  // the kernel's sigset_t (64 signals), not glibc's 128 bytes
 
 void put(const char* s) { write_all(2, s, std::strlen(s)); }
 
@@ -53,16 +60,42 @@ void remove_socket_and_dir(const char* socket_path) {
   ::_exit(1);
 }
 
+// Beside the launcher (raw system calls only, see detached_spawn.hpp): waits
+// for the first thing that needs an answer (a connection, the app's exit, a
+// signal) without waking when the launcher execs the app. Level-triggered
+// and nothing is read, so the loop below sees the same event again. False
+// when this kernel lacks what it needs (pidfd_open: Linux 5.3): the loop
+// below does it all.
+bool wait_beside_the_launcher(const StandbyPlan& plan, const sigset_t& stop) {
+  const long sfd = raw_syscall(SYS_signalfd4, -1, long(&stop), kKernelSigsetBytes, SFD_NONBLOCK | SFD_CLOEXEC);
+  const long pidfd = plan.app_pid > 0 ? raw_syscall(SYS_pidfd_open, plan.app_pid, 0) : -1;
+  const bool waited = sfd >= 0 && pidfd >= 0;
+  if (waited) {
+    pollfd fds[3] = {{kListenFd, POLLIN, 0}, {int(pidfd), POLLIN, 0}, {int(sfd), POLLIN, 0}};
+    for (;;) {
+      const long rc = raw_syscall(SYS_ppoll, long(fds), 3, 0, 0);
+      if (rc > 0 || (rc < 0 && rc != -EINTR)) break;
+    }
+  }
+  if (sfd >= 0) raw_syscall(SYS_close, sfd);
+  if (pidfd >= 0) raw_syscall(SYS_close, pidfd);
+  return waited;
+}
+
 }  // namespace
 
-void run_collector_standby(void* arg) {
+void run_collector_standby(void* arg, CallerGone& caller) {
   const StandbyPlan& plan = *static_cast<const StandbyPlan*>(arg);
+  // Over the launcher's argument strings, which nothing reads any more (the
+  // program's argv was copied): ps shows this, not the launcher's command.
   set_process_title("agent-run-standby");
+  const sigset_t mask = collector::stop_signals();
+  wait_beside_the_launcher(plan, mask);
+  caller.wait();
 
   // The stop signals are blocked (spawn_detached set the mask, which
   // survives the execve of the collector): read them here. It is in a session
   // of its own, so a Ctrl-C at the app's terminal never reaches it.
-  const sigset_t mask = collector::stop_signals();
   const int sfd = ::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 
   collector::AppWatch watch;

@@ -206,7 +206,7 @@ std::optional<std::string> start_collector(const CollectorLaunch& p, std::string
   const sigset_t blocked = collector::stop_signals();
   spawn.blocked = &blocked;
   if (p.standby) {
-    spawn.run_after_caller = run_collector_standby;
+    spawn.run_in_place = run_collector_standby;
     spawn.arg = &command->plan;
   }
   std::string why;

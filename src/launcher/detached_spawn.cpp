@@ -26,12 +26,12 @@ namespace {
 
 constexpr int kMaxFds = 16;
 // The intermediate runs a few libc wrappers: a page or two. The target runs
-// a few wrappers before its execve, or the whole run_after_caller (the
+// a few wrappers before its execve, or the whole run_in_place (the
 // collector's standby: a few pages). Only the pages touched are faulted in.
 constexpr size_t kIntermediateStackBytes = 16 * 1024;
 constexpr size_t kTargetStackBytes = 64 * 1024;
 
-// What a target started with run_after_caller reads while the caller runs
+// What a target started with run_in_place reads while the caller runs
 // on: in the mapping above its stack, which the caller never unmaps.
 struct InPlace {
   int fds[kMaxFds + 1];  // the caller's fds, then the read end of the pipe that hangs up at its exec
@@ -39,7 +39,7 @@ struct InPlace {
   bool restore_cpus = false;  // the spawn pinned us to one CPU: restore `cpus`
   cpu_set_t cpus;
   sigset_t blocked;
-  void (*run)(void*) = nullptr;
+  void (*run)(void*, CallerGone&) = nullptr;
   void* arg = nullptr;
 };
 
@@ -149,26 +149,18 @@ int exec_target_main(void* arg) {
   ::_exit(127);
 }
 
-// The in-place target. Until the pipe hangs up it shares the running
-// caller's memory and thread pointer (so errno too): raw system calls only,
-// on its own stack, reading only `InPlace`. Every signal stays blocked.
+// The in-place target: runs `run` beside the caller, which shares its
+// memory and thread pointer (so errno too) until the pipe hangs up. Until
+// then raw system calls only, on its own stack, reading only `InPlace`;
+// every signal stays blocked.
 int in_place_target_main(void* arg) {
   InPlace* ip = static_cast<InPlace*>(arg);
   if (ip->restore_cpus) restore_affinity(ip->cpus);
   if (place_fds(ip->fds, ip->nfds) < 0) raw_syscall(SYS_exit_group, 127);
   raw_syscall(SYS_chdir, long("/"));  // keeps no directory busy; a failure is harmless
-  const int watch = ip->nfds - 1;
-  for (;;) {
-    pollfd p{watch, POLLIN, 0};
-    const long rc = raw_syscall(SYS_ppoll, long(&p), 1, 0, 0);
-    if (rc > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL))) break;
-    if (rc < 0 && rc != -EINTR) break;
-  }
-  raw_syscall(SYS_close, watch);
-  // The caller has exec'd (or exited): its old memory is ours alone, libc included.
-  default_dispositions();
-  ::sigprocmask(SIG_SETMASK, &ip->blocked, nullptr);
-  ip->run(ip->arg);
+  CallerGone caller(ip->nfds - 1, &ip->blocked);
+  ip->run(ip->arg, caller);
+  caller.wait();  // _exit runs libc's exit code: never beside the caller
   ::_exit(0);
 }
 
@@ -194,8 +186,23 @@ int intermediate_main(void* arg) {
 
 }  // namespace
 
+void CallerGone::wait() {
+  if (pipe_fd_ < 0) return;
+  for (;;) {
+    pollfd p{pipe_fd_, POLLIN, 0};
+    const long rc = raw_syscall(SYS_ppoll, long(&p), 1, 0, 0);
+    if (rc > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL))) break;
+    if (rc < 0 && rc != -EINTR) break;
+  }
+  raw_syscall(SYS_close, pipe_fd_);
+  pipe_fd_ = -1;
+  // The caller has exec'd (or exited): its old memory is ours alone, libc included.
+  default_dispositions();
+  ::sigprocmask(SIG_SETMASK, blocked_, nullptr);
+}
+
 int spawn_detached(const DetachedSpawn& sp, std::string& error) {
-  const bool in_place = sp.run_after_caller != nullptr;
+  const bool in_place = sp.run_in_place != nullptr;
   if (sp.nfds < 0 || sp.nfds > kMaxFds) {
     error = "spawn_detached: too many descriptors";
     return -1;
@@ -237,7 +244,7 @@ int spawn_detached(const DetachedSpawn& sp, std::string& error) {
     ip->fds[sp.nfds] = exec_pipe[0];
     ip->nfds = sp.nfds + 1;
     ip->blocked = wanted_mask(sp);
-    ip->run = sp.run_after_caller;
+    ip->run = sp.run_in_place;
     ip->arg = sp.arg;
     s.in_place = ip;
   }

@@ -9,12 +9,14 @@
 // The target then does one of two things:
 //   - execve(path): it runs on our memory until then, while we are suspended
 //     (CLONE_VFORK), and an execve failure comes back through a shared slot;
-//   - run_after_caller(arg), without any exec: the target keeps our address
-//     space, which becomes its own when we exec the program (or exit). Until
-//     then it runs beside us, so it only moves its descriptors and waits
-//     (raw system calls on its own stack: no errno, no allocation), for a
-//     close-on-exec pipe of ours to hang up. This is how the collector's
-//     standby starts for the price of two clones (collector_standby.hpp).
+//   - run_in_place(arg, caller), without any exec: the target keeps our
+//     address space, which becomes its own when we exec the program (or
+//     exit). It runs at once, beside us, with its descriptors in place and
+//     every signal blocked, on its own stack; until caller.wait() returns it
+//     may use raw system calls only (raw_syscall.hpp: libc's wrappers would
+//     write our errno) and read only what was made for it. This is how the
+//     collector's standby starts for the price of two clones, and waits for
+//     the app without even waking when we exec (collector_standby.hpp).
 // Either way every signal is blocked around the clones, and the target
 // resets every disposition to SIG_DFL before it sets its own mask (empty, or
 // DetachedSpawn::blocked). The intermediate shares our descriptor table,
@@ -36,20 +38,38 @@ struct DetachedSpawn {
   // other descriptor is closed. fds[i] must be open in the caller.
   const int* fds = nullptr;
   int nfds = 0;
-  // The target's signal mask across execve, or while run_after_caller runs
-  // (null: nothing blocked). A target that handles signals itself blocks
+  // The target's signal mask across execve, or once an in-place target's
+  // caller is gone (null: nothing blocked). A target that handles signals itself blocks
   // them here, so that none arrives before it reads them.
   const sigset_t* blocked = nullptr;
-  // Set: no execve (path, argv and envp only name the target); the target
-  // calls run_after_caller(arg) once this process has exec'd or exited, and
-  // exits when it returns. What it reads must outlive this process's use of
-  // its memory: allocated for it and never freed.
-  void (*run_after_caller)(void* arg) = nullptr;
+  // Set: no execve (path, argv and envp only name the target): the target
+  // calls run_in_place(arg, caller) and exits when it returns. What it reads
+  // must outlive this process's use of its memory: made for it and never
+  // freed.
+  void (*run_in_place)(void* arg, class CallerGone& caller) = nullptr;
   void* arg = nullptr;
 };
 
+// An in-place target's wait for the caller (the process that spawned it) to
+// exec or exit.
+class CallerGone {
+ public:
+  // spawn_detached makes it: the read end of the caller's pipe, and the mask
+  // to set once the caller is gone.
+  CallerGone(int pipe_fd, const sigset_t* blocked) : pipe_fd_(pipe_fd), blocked_(blocked) {}
+  // Blocks until then (a close-on-exec pipe of the caller's hangs up). From
+  // its return the memory is the target's alone and all of libc may be
+  // used; every signal disposition is SIG_DFL and the signal mask is
+  // DetachedSpawn::blocked. Returns at once when called again.
+  void wait();
+
+ private:
+  int pipe_fd_;
+  const sigset_t* blocked_;
+};
+
 // Returns the target's PID (the intermediate is reaped): once it has exec'd,
-// or at once with run_after_caller. On failure: -1, and `error` says which
+// or at once with run_in_place. On failure: -1, and `error` says which
 // step failed and why (e.g. "cannot execute /x/collector: Permission denied").
 int spawn_detached(const DetachedSpawn& spawn, std::string& error);
 

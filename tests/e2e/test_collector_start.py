@@ -122,15 +122,27 @@ def argv0(pid):
 
 
 def test_an_app_that_records_no_span_never_starts_the_collector(home):
-    # The app finds its standby while it runs, and no collector.
-    code = FIND + "print(json.dumps({'app': os.getpid(), 'sid': os.getsid(0), 'socket': sock, 'found': serving(),"
-    code += " 'standby': describe(serving()['standby'])}))\n"
+    # The app finds its standby while it runs, and no collector. The standby
+    # sleeps from its start: it does not even wake when the launcher execs
+    # the app (its voluntary context switches do not move while the app runs).
+    code = FIND + r"""
+def switches(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int([l for l in f if l.startswith("voluntary_ctxt_switches:")][0].split()[1])
+standby = serving()["standby"]
+before = switches(standby)
+time.sleep(0.3)
+"""
+    code += "print(json.dumps({'app': os.getpid(), 'sid': os.getsid(0), 'socket': sock, 'found': serving(),"
+    code += " 'standby': describe(standby), 'switches': [before, switches(standby)]}))\n"
     r = subprocess.run([AGENT_RUN, SYSTEM_PYTHON, "-c", code], env=clean_env(home), capture_output=True,
                        timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stderr == b""
     info = json.loads(r.stdout)
     assert "collector" not in info["found"], info
+    # One: the wait it started with (a wake at the launcher's exec would make it two).
+    assert info["switches"] == [1, 1], info["switches"]
     standby = info["standby"]
     assert standby["ppid"] != info["app"], "a pre-fork master would reap it and log an unknown child"
     assert standby["sid"] not in (info["sid"], standby["pid"])
