@@ -40,13 +40,17 @@ std::optional<std::string> make_socket_dir(std::string& error) {
     if (tmpl.size() + 1 + std::strlen(kSocketName) >= sizeof(sockaddr_un::sun_path)) continue;
     std::vector<char> buf(tmpl.begin(), tmpl.end());
     buf.push_back('\0');
-    if (::mkdtemp(buf.data()) == nullptr) {
-      error = "cannot create a private directory in " + base + ": " + std::strerror(errno);
+    // mkdtemp asks for 0700 less the umask: with umask 077 that is exactly
+    // 0700 (no chmod after it, whatever the user's umask).
+    const mode_t old_umask = ::umask(0077);
+    const char* made = ::mkdtemp(buf.data());
+    const int err = errno;
+    ::umask(old_umask);
+    if (made == nullptr) {
+      error = "cannot create a private directory in " + base + ": " + std::strerror(err);
       continue;
     }
-    std::string dir(buf.data());
-    ::chmod(dir.c_str(), 0700);
-    return dir;
+    return std::string(buf.data());
   }
   if (error.empty()) error = "no usable directory for the collector's socket";
   return std::nullopt;
