@@ -260,3 +260,15 @@ def test_the_spawn_leaves_cpu_affinity_as_it_was(home):
                 lo, _, hi = part.partition("-")
                 got[k].update(range(int(lo), int(hi or lo) + 1))
         assert got == {"app": wanted, "standby": wanted}, (cpu_list(wanted), info)
+
+
+def test_the_private_directory_is_0700_whatever_the_umask(home):
+    # mkdtemp asks for 0700 less the umask; a umask that takes owner bits
+    # away must not leave a directory the collector cannot use.
+    code = ("import os, stat; d = os.path.dirname(os.environ['AGENT_RUN_COLLECTOR_SOCKET']);"
+            "print(oct(stat.S_IMODE(os.stat(d).st_mode)))")
+    for mask in (0o022, 0o277):
+        r = subprocess.run([AGENT_RUN, SYSTEM_PYTHON, "-c", code], env=clean_env(home), capture_output=True,
+                           timeout=60, preexec_fn=lambda: os.umask(mask))
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == b"0o700\n", (oct(mask), r.stdout)
