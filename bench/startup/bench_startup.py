@@ -9,7 +9,9 @@ collector, which is not our child). Wall time on a shared machine is noisy;
 page faults are not, and on a VM where each one costs tens of microseconds
 they are most of a short process's start-up time.
 The bootstrap directory is generated once before timing (it is reused by
-every launch after the first, which is what users see).
+every launch after the first, which is what users see). The last variant is
+the agent inside Python alone: python3 started directly in the environment
+the launcher would give it (collector off).
 
     bench/startup/bench_startup.py [--agent-run PATH] [--python PATH] [--rounds N]
 """
@@ -31,6 +33,23 @@ def spawn_wait(argv, env, extra=None):
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit("%s failed with status %d" % (" ".join(argv), status))
     return t1 - t0, usage.ru_utime + usage.ru_stime, usage.ru_minflt
+
+
+def launch_environment(agent_run, python, env, extra):
+    """What agent-run changes in the environment of `python -c pass` (its --dry-run)."""
+    import subprocess
+    out = subprocess.run([agent_run, "--dry-run", python, "-c", "pass"], env=dict(env, **extra),
+                         capture_output=True, text=True, check=True).stdout
+    changes, listing = dict(extra), False
+    for line in out.splitlines():
+        if line.startswith("  environment changes:"):
+            listing = True
+        elif listing and line.startswith("    ") and not line.startswith("    unset "):
+            name, _, value = line.strip().partition("=")
+            changes[name] = value.strip("'")
+        elif listing:
+            break
+    return changes
 
 
 def main():
@@ -55,6 +74,10 @@ def main():
         "  the same, collector off": (agent, {"AGENT_RUN_COLLECTOR_ENABLED": "false"}),
         "agent-run --disable python3 -c pass": ([args.agent_run, "--disable", args.python, "-c", "pass"], None),
     }
+    # The agent inside Python alone: python3 in the environment the launcher
+    # would give it (collector off), started without the launcher.
+    subprocess_env = launch_environment(args.agent_run, args.python, env, {"AGENT_RUN_COLLECTOR_ENABLED": "false"})
+    variants["python3 in agent-run's environment"] = (bare, subprocess_env)
     for argv, extra in variants.values():  # warm up: page cache, bootstrap generation
         for _ in range(5):
             spawn_wait(argv, env, extra)
