@@ -1,5 +1,4 @@
 #include "collector/server.hpp"
-#include "collector/read_buffer.hpp"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +15,7 @@
 
 #include "collector/log.hpp"
 #include "collector/handover.hpp"
+#include "collector/read_buffer.hpp"
 #include "collector/utf8.hpp"
 
 namespace agent_run::collector {
@@ -232,7 +232,8 @@ bool Server::handle_message(Conn* c, wire::MessageType type, const uint8_t* p, u
         return false;
       }
       size_t mark = store_->mark();
-      // The payload starts with its span count (validated by the decoder).
+      // The payload starts with its span count; no more than the payload
+      // can hold is reserved whatever it says (the decoder validates it).
       if (len >= 4) store_->reserve(std::min<size_t>(uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 |
                                                            uint32_t(p[3]) << 24, len / 64));
       uint64_t n = 0;

@@ -245,7 +245,7 @@ struct EnvLayer {
         errors.push_back(not_allowed("environment " + var, var + "=" + quote(*text), why));
         continue;
       }
-      config.set(std::string(key.name), std::move(value), "environment " + var);
+      config.set(key.name, std::move(value), "environment " + var);
     }
   }
 

@@ -171,7 +171,7 @@ struct FileLayer {
       errors.push_back(not_allowed(at(node.source()), lhs, why));
       return;
     }
-    config.set(std::string(info.name), std::move(value), "file " + at(key_at));
+    config.set(info.name, std::move(value), "file " + at(key_at));
   }
 };
 

@@ -87,7 +87,8 @@ bool wait_beside_the_launcher(const StandbyPlan& plan, const sigset_t& stop) {
 void run_collector_standby(void* arg, CallerGone& caller) {
   const StandbyPlan& plan = *static_cast<const StandbyPlan*>(arg);
   // Over the launcher's argument strings, which nothing reads any more (the
-  // program's argv was copied): ps shows this, not the launcher's command.
+  // launcher parsed them into copies before it spawned us): ps shows this,
+  // not the launcher's command.
   set_process_title("agent-run-standby");
   const sigset_t mask = collector::stop_signals();
   wait_beside_the_launcher(plan, mask);

@@ -113,7 +113,6 @@ std::optional<std::string> start_collector(const CollectorLaunch& p, std::string
   auto dir = make_socket_dir(error);
   if (!dir) return std::nullopt;
   auto command = std::make_unique<CollectorCommand>();
-  command->plan.socket_path = nullptr;
   std::string socket_path = *dir + "/" + kSocketName;
   std::string log_path = p.log_path.empty() ? *dir + "/collector.log" : absolute(p.log_path);
   pid_t app_pid = p.app_pid > 0 ? p.app_pid : ::getpid();

@@ -48,9 +48,9 @@ struct CollectorLaunch {
 // Creates a private socket directory (0700: under $XDG_RUNTIME_DIR when it is
 // private to this user, else mkdtemp in /tmp) and the listening socket in it,
 // spawns the collector (or its standby, which execs it on the first
-// connection, and needs this process to exec or exit soon) detached (fd 3: the socket; stdin and stdout on
-// /dev/null; stderr: this process's, for the collector's startup errors only;
-// no other fds) and returns the socket path for AGENT_RUN_COLLECTOR_SOCKET
+// connection, and needs this process to exec or exit soon) detached (fd 3:
+// the socket; stdin and stdout on /dev/null; stderr: this process's, for the
+// collector's startup errors only; no other fds) and returns the socket path for AGENT_RUN_COLLECTOR_SOCKET
 // without waiting for it. On failure (the collector cannot be executed, say):
 // nullopt and `error` says why (one warning line for the user); nothing is
 // left running or on disk.

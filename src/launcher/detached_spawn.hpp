@@ -39,8 +39,8 @@ struct DetachedSpawn {
   const int* fds = nullptr;
   int nfds = 0;
   // The target's signal mask across execve, or once an in-place target's
-  // caller is gone (null: nothing blocked). A target that handles signals itself blocks
-  // them here, so that none arrives before it reads them.
+  // caller is gone (null: nothing blocked). A target that handles signals
+  // itself blocks them here, so that none arrives before it reads them.
   const sigset_t* blocked = nullptr;
   // Set: no execve (path, argv and envp only name the target): the target
   // calls run_in_place(arg, caller) and exits when it returns. What it reads

@@ -34,8 +34,8 @@
 #include "wire/protocol.hpp"
 
 namespace agent_run::wire {
-
 namespace {
+
 // The flusher is woken when the front buffer holds this much (or half the
 // buffer, if less), not only on its interval: the two buffers are then
 // reused within their first 128 KiB, which stay in the CPU's caches, instead
@@ -43,7 +43,6 @@ namespace {
 // 256 KiB of buffer, not buffer_bytes. The rest of each buffer absorbs
 // bursts while a send is in progress.
 constexpr size_t kFlushAtBytes = 128 * 1024;
-
 
 uint64_t now_ms() {
   timespec ts;
