@@ -2,6 +2,7 @@
 own exit status, and the user hears why once, on the app's stderr."""
 import os
 import shutil
+import time
 
 from conftest import AGENT_RUN, STAGE, SYSTEM_PYTHON, clean_env, run
 
@@ -14,9 +15,13 @@ APP = ("import sqlite3, sys\n"
 def test_collector_that_cannot_write_its_store(home, tmp_path):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the data directory should be")
+    # The socket's private directory in the test's own runtime directory, to
+    # see that the collector that could not start leaves nothing behind.
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
     bare = run([SYSTEM_PYTHON, "-c", APP], env=clean_env(home))
     r = run([AGENT_RUN, SYSTEM_PYTHON, "-c", APP],
-            env=clean_env(home, AGENT_RUN_DATA_DIR=str(blocker / "data")))
+            env=clean_env(home, AGENT_RUN_DATA_DIR=str(blocker / "data"), XDG_RUNTIME_DIR=str(runtime)))
     assert r.returncode == bare.returncode == 7
     assert r.stdout == bare.stdout == b"20\n", r.stderr
     lines = [l for l in r.stderr.decode().splitlines() if l.strip()]
@@ -25,6 +30,10 @@ def test_collector_that_cannot_write_its_store(home, tmp_path):
     assert len(lines) == 1, lines
     assert lines[0].startswith("agent-run: warning: the collector cannot start: ")
     assert "cannot create the data directory" in lines[0] and "records nothing" in lines[0]
+    end = time.monotonic() + 20
+    while time.monotonic() < end and os.listdir(runtime):
+        time.sleep(0.02)
+    assert os.listdir(runtime) == []
 
 
 def staged_copy_with_collector(tmp_path, make_collector):
