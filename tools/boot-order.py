@@ -7,7 +7,7 @@ sit together at the start of its code, so the start faults in one or two
 64 KiB windows of it instead of one per scattered function (each page fault
 costs tens of microseconds on the project's VM).
 
-It asks agent-run for the environment of a launch (--dry-run), runs
+It asks agent-run for the environment of a launch (it launches `env -0`), runs
 `python3 -c pass` in it under callgrind, and writes the boot module's
 functions that ran, as symbol names. A stale list is harmless (see
 tools/launch-order.py). Run it after changing the boot module's start, then
@@ -21,25 +21,10 @@ import sys
 import tempfile
 
 
-def launch_environment(agent_run, python, env):
-    """The environment agent-run would give python (from --dry-run)."""
-    out = subprocess.run([agent_run, "--dry-run", python, "-c", "pass"], env=env, capture_output=True, text=True,
-                         check=True).stdout
-    env = dict(env)
-    changes = False
-    for line in out.splitlines():
-        if line.startswith("  environment changes:"):
-            changes = True
-        elif changes and line.startswith("    "):
-            entry = line.strip()
-            if entry.startswith("unset "):
-                env.pop(entry[6:], None)
-            else:
-                name, _, value = entry.partition("=")
-                env[name] = value.strip("'")
-        elif changes:
-            break
-    return env
+def launch_environment(agent_run, env):
+    """The whole environment agent-run gives the program it launches (it launches `env -0`)."""
+    out = subprocess.run([agent_run, "/usr/bin/env", "-0"], env=env, capture_output=True, check=True).stdout
+    return dict(entry.decode().split("=", 1) for entry in out.split(b"\0") if entry)
 
 
 def main():
@@ -51,7 +36,7 @@ def main():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENT_RUN_", "OTEL_", "PYTHON", "XDG_"))}
     env["HOME"] = work
     subprocess.run([agent_run, python, "-c", "pass"], env=env, check=True)  # creates the bootstrap directory
-    env = launch_environment(agent_run, python, env)
+    env = launch_environment(agent_run, env)
     out = os.path.join(work, "callgrind.out")
     subprocess.run(["valgrind", "--tool=callgrind", "--compress-strings=no", "--callgrind-out-file=" + out,
                     python, "-c", "pass"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -35,21 +35,11 @@ def spawn_wait(argv, env, extra=None):
     return t1 - t0, usage.ru_utime + usage.ru_stime, usage.ru_minflt
 
 
-def launch_environment(agent_run, python, env, extra):
-    """What agent-run changes in the environment of `python -c pass` (its --dry-run)."""
+def launch_environment(agent_run, env):
+    """The whole environment agent-run gives the program it launches (it launches `env -0`)."""
     import subprocess
-    out = subprocess.run([agent_run, "--dry-run", python, "-c", "pass"], env=dict(env, **extra),
-                         capture_output=True, text=True, check=True).stdout
-    changes, listing = dict(extra), False
-    for line in out.splitlines():
-        if line.startswith("  environment changes:"):
-            listing = True
-        elif listing and line.startswith("    ") and not line.startswith("    unset "):
-            name, _, value = line.strip().partition("=")
-            changes[name] = value.strip("'")
-        elif listing:
-            break
-    return changes
+    out = subprocess.run([agent_run, "/usr/bin/env", "-0"], env=env, capture_output=True, check=True).stdout
+    return dict(entry.decode().split("=", 1) for entry in out.split(b"\0") if entry)
 
 
 def main():
@@ -76,8 +66,8 @@ def main():
     }
     # The agent inside Python alone: python3 in the environment the launcher
     # would give it (collector off), started without the launcher.
-    subprocess_env = launch_environment(args.agent_run, args.python, env, {"AGENT_RUN_COLLECTOR_ENABLED": "false"})
-    variants["python3 in agent-run's environment"] = (bare, subprocess_env)
+    agent_env = launch_environment(args.agent_run, dict(env, AGENT_RUN_COLLECTOR_ENABLED="false"))
+    variants["python3 in agent-run's environment"] = (bare, agent_env)
     for argv, extra in variants.values():  # warm up: page cache, bootstrap generation
         for _ in range(5):
             spawn_wait(argv, env, extra)
