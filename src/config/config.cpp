@@ -84,8 +84,8 @@ bool Config::set(std::string_view key, Value v, std::string origin) {
 }
 
 bool Config::is_default(std::string_view key) const {
-  const KeyInfo* info = find_key(key);
-  return info && get(key) == default_value(*info);
+  const long i = key_index(key);
+  return i >= 0 && values_[size_t(i)] == default_value(keys().begin()[i]);
 }
 
 }  // namespace agent_run::config

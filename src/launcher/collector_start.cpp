@@ -101,6 +101,7 @@ int listen_socket(const std::string& path, std::string& error) {
 // the launcher has exec'd (from the memory the launcher leaves it): made
 // with new and, once the standby runs, never freed.
 struct CollectorCommand {
+  std::string socket_path;
   std::vector<std::string> args;
   std::vector<char*> argv;
   std::string headers;
@@ -113,7 +114,8 @@ std::optional<std::string> start_collector(const CollectorLaunch& p, std::string
   auto dir = make_socket_dir(error);
   if (!dir) return std::nullopt;
   auto command = std::make_unique<CollectorCommand>();
-  std::string socket_path = *dir + "/" + kSocketName;
+  command->socket_path = *dir + "/" + kSocketName;
+  const std::string& socket_path = command->socket_path;
   std::string log_path = p.log_path.empty() ? *dir + "/collector.log" : absolute(p.log_path);
   pid_t app_pid = p.app_pid > 0 ? p.app_pid : ::getpid();
 
@@ -175,7 +177,7 @@ std::optional<std::string> start_collector(const CollectorLaunch& p, std::string
   envp.push_back(nullptr);
   command->plan.collector_argv = argv.data();
   command->plan.envp = envp.data();
-  command->plan.socket_path = args[1].c_str() + std::strlen("--socket=");
+  command->plan.socket_path = socket_path.c_str();
   command->plan.app_pid = app_pid;
 
   auto give_up = [&](int fd1, int fd2) {
