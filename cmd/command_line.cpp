@@ -97,6 +97,7 @@ std::optional<launcher::LaunchOptions> parse_plain_command_line(int argc, const 
   const std::string_view program = argv[i];
   if (program.empty() || is_subcommand(program)) return std::nullopt;
   options.argv.assign(argv + i, argv + argc);
+  options.launcher_args.emplace(argv + 1, argv + i);
   return options;
 }
 

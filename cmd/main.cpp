@@ -13,12 +13,12 @@
 #include "cli.hpp"
 #include "command_line.hpp"
 #include "launcher/launch.hpp"
-#include "launcher/process_title.hpp"
+#include "launcher/freestanding/process_title.hpp"
 
 int main(int argc, char** argv) {
   // The collector's standby runs on in this memory after the exec, and
   // titles itself over these strings.
-  agent_run::launcher::remember_process_args(argc, argv);
+  agent_run::launcher::freestanding::remember_process_args(argc, argv);
   if (argc == 2 && std::strcmp(argv[1], "--version") == 0) {
     // What CLI11's version flag prints, without building CLI11's objects.
     const std::string text = std::string("agent-run ") + agent_run::kVersion + "\n";

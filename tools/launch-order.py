@@ -8,7 +8,12 @@ few 64 KiB windows of code and a few pages of data instead of one page per
 scattered function or variable: on the project's VM a page fault costs tens
 of microseconds, and the launcher's start is paid by every launch.
 
-It runs a built agent-run under valgrind's lackey (every instruction fetch
+The quick launch's code (src/launcher/freestanding: every launch that
+replays a plan runs only that and the kernel's exec) goes first, all of it:
+valgrind cannot run it to the end (its /proc/self/exe is valgrind's, so no
+plan fits, and it refuses the clone flags the standby's spawn uses).
+
+Then it runs a built agent-run under valgrind's lackey (every instruction fetch
 and data access) for the launch paths (the collector on, off, --disable,
 --version), maps the addresses to the executable's symbols, and writes them
 in the order they were first touched: code first, then data. A stale list
@@ -28,6 +33,7 @@ import tempfile
 
 REAL_RUN_ONLY = ["_dl_new_object", "_dl_setup_hash", "___pthread_mutex_lock", "___pthread_mutex_unlock",
                  "_dl_add_to_namespace_list", "_dl_lookup_symbol_x", "do_lookup_x", "check_match", "_dl_name_match_p"]
+QUICK_LAUNCH = re.compile(r"freestanding|^agent_run_(entry|quick_launch|raw_clone)$")
 ACCESS = re.compile(r"^\s*([ILSM])\s+([0-9a-f]+),")
 
 
@@ -120,6 +126,9 @@ def main():
     # `perf record -e page-faults -d` on a real launch.
     for name in REAL_RUN_ONLY:
         add(name)
+    for _, _, name in table:
+        if QUICK_LAUNCH.search(name):
+            add(name)
     for address in code + data:
         i = bisect.bisect_right(starts, address) - 1
         for j in range(i, max(i - 64, -1), -1):  # the innermost of overlapping symbols

@@ -1,7 +1,8 @@
 #pragma once
-// What the launcher's collector standby (src/launcher/collector_standby.cpp)
-// and the collector it execs share, so that the handover between them keeps
-// one set of rules. Allocation-free: the standby uses them too.
+// What the launcher's collector standby
+// (src/launcher/freestanding/collector_standby.cpp) and the collector it
+// execs share, so that the handover between them keeps one set of rules.
+// Allocation-free and libc-free where the standby uses it.
 //
 // The stop signals: both block them and read them through a signalfd.
 // SIGTERM, SIGINT and SIGQUIT stop them (after a drain); SIGHUP is read and
@@ -10,15 +11,23 @@
 // killing it.
 #include <poll.h>
 #include <signal.h>
-
-#include <initializer_list>
+#include <stdint.h>
 
 namespace agent_run::collector {
+
+constexpr int kStopSignals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
+
+// As the kernel's signal mask (bit signal - 1), for raw system calls.
+constexpr uint64_t stop_signal_bits() {
+  uint64_t bits = 0;
+  for (int s : kStopSignals) bits |= uint64_t(1) << (s - 1);
+  return bits;
+}
 
 inline sigset_t stop_signals() {
   sigset_t mask;
   sigemptyset(&mask);
-  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGQUIT}) sigaddset(&mask, s);
+  for (int s : kStopSignals) sigaddset(&mask, s);
   return mask;
 }
 

@@ -154,6 +154,9 @@ LoadResult load(const Sources& sources);
 // (~/.config/agent-run/agent-run.toml) if it exists; "" when there is none.
 std::string find_config_file(const EnvLookup& env);
 inline constexpr const char* kDefaultConfigFile = "agent-run.toml";
+// The files find_config_file looks for when $AGENT_RUN_CONFIG is not set,
+// in order (the first relative to the working directory).
+std::vector<std::string> config_file_candidates(const EnvLookup& env);
 
 // Defaults that depend on the environment, resolved.
 // data_dir: the key, else $XDG_DATA_HOME/agent-run, else $HOME/.local/share/agent-run.

@@ -66,6 +66,9 @@ constexpr KeyInfo kKeys[] = {
                "Service name on every span; empty: the program's name.", "OTEL_SERVICE_NAME"),
     key_bool("strict", "AGENT_RUN_STRICT", false,
              "A bad configuration stops the launch (exit 2) instead of running the app without the agent."),
+    key_bool("quick_launch", "AGENT_RUN_QUICK_LAUNCH", true,
+             "Replay the launcher's decision for a launch identical to an earlier one (arguments, environment, "
+             "directory, files) without running the launcher: about 1 ms less per start."),
     key_enum("log_level", "AGENT_RUN_LOG_LEVEL", "\"warning\"", choices(kLogLevels),
              "How much the agent itself logs."),
     key_string("log_file", "AGENT_RUN_LOG_FILE", "\"\"",

@@ -20,24 +20,27 @@ bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0;
 
 }  // namespace
 
-std::string find_config_file(const EnvLookup& env) {
-  if (auto v = non_empty(env, "AGENT_RUN_CONFIG")) return *v;
-  if (exists(kDefaultConfigFile)) {
-    // Absolute, so that a child process started after the app changed
-    // directory reads the same file.
-    char cwd[PATH_MAX];
-    if (::getcwd(cwd, sizeof cwd)) return std::string(cwd) + "/" + kDefaultConfigFile;
-    return kDefaultConfigFile;
-  }
+std::vector<std::string> config_file_candidates(const EnvLookup& env) {
+  std::vector<std::string> out = {kDefaultConfigFile};
   std::string base;
   // XDG: a relative XDG_CONFIG_HOME is invalid and must be ignored.
   if (auto x = non_empty(env, "XDG_CONFIG_HOME"); x && (*x)[0] == '/')
     base = *x;
   else if (auto home = non_empty(env, "HOME"))
     base = *home + "/.config";
-  if (!base.empty()) {
-    std::string candidate = base + "/agent-run/" + kDefaultConfigFile;
-    if (exists(candidate)) return candidate;
+  if (!base.empty()) out.push_back(base + "/agent-run/" + kDefaultConfigFile);
+  return out;
+}
+
+std::string find_config_file(const EnvLookup& env) {
+  if (auto v = non_empty(env, "AGENT_RUN_CONFIG")) return *v;
+  for (const std::string& candidate : config_file_candidates(env)) {
+    if (!exists(candidate)) continue;
+    // Absolute, so that a child process started after the app changed
+    // directory reads the same file.
+    char cwd[PATH_MAX];
+    if (candidate[0] != '/' && ::getcwd(cwd, sizeof cwd)) return std::string(cwd) + "/" + candidate;
+    return candidate;
   }
   return "";
 }

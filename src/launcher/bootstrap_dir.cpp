@@ -1,5 +1,7 @@
 #include "launcher/bootstrap_dir.hpp"
 
+#include <limits.h>
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -16,12 +18,15 @@
 
 #include "agent_run/version.hpp"
 #include "launcher/file_util.hpp"
+#include "launcher/freestanding/launch_plan_format.hpp"
+
+extern char** environ;
 
 namespace agent_run::launcher {
 
 namespace {
 
-constexpr const char* kMarker = ".complete";
+constexpr const char* kMarker = kBootstrapMarker;
 
 struct SourceFile {
   std::string rel;  // path relative to the bootstrap source dir
@@ -110,11 +115,10 @@ bool populate(const InstallLayout& layout, const std::vector<SourceFile>& files,
 }  // namespace
 
 std::string default_cache_root() {
-  if (const char* x = std::getenv("XDG_CACHE_HOME"); x != nullptr && x[0] == '/')
-    return std::string(x) + "/agent-run";
-  if (const char* h = std::getenv("HOME"); h != nullptr && h[0] == '/')
-    return std::string(h) + "/.cache/agent-run";
-  return "";
+  // The quick launch finds its plans there with the same rule.
+  char root[PATH_MAX];
+  freestanding::Builder text(root, sizeof root);
+  return freestanding::cache_root(environ, text) ? std::string(root) : std::string();
 }
 
 bool ensure_bootstrap_dir(const InstallLayout& layout, const std::string& cache_root,

@@ -18,6 +18,9 @@
 
 namespace agent_run::launcher {
 
+// The file written last into a complete bootstrap directory.
+constexpr const char* kBootstrapMarker = ".complete";
+
 struct BootstrapDir {
   std::string path;
   bool created = false;   // this launch generated it

@@ -39,14 +39,24 @@ struct CollectorLaunch {
   std::string log_path;               // empty: collector.log in the socket directory
   int app_pid = 0;                    // 0: getpid() (the PID the program keeps after exec)
   std::vector<std::string> extra_args;  // more --key=value options for the collector
-  // Start a standby first (collector_standby.hpp), in the launcher's own
+  // Start a standby first (freestanding/collector_standby.hpp), in the launcher's own
   // memory: the collector is exec'd only when an app process connects.
   // False: the collector is exec'd at once (tests use this).
   bool standby = false;
 };
 
-// Creates a private socket directory (0700: under $XDG_RUNTIME_DIR when it is
-// private to this user, else mkdtemp in /tmp) and the listening socket in it,
+// The collector reads the OTLP headers from this variable (never from its
+// command line, which ps shows): "key=value" lines.
+constexpr const char kHeadersVariable[] = "AGENT_RUN_COLLECTOR_OTLP_HEADERS=";
+
+// The collector's argv for these settings, its path first, without the two
+// options each launch adds after the path: --socket=PATH and --app-pid=PID.
+// (A launch plan stores this: launch_plan_writer.hpp.)
+std::vector<std::string> collector_options(const CollectorLaunch& params);
+
+// Creates a private socket directory (0700, a random name: under
+// $XDG_RUNTIME_DIR when it is private to this user, else in /dev/shm when it
+// is a sticky tmpfs, else in /tmp) and the listening socket in it,
 // spawns the collector (or its standby, which execs it on the first
 // connection, and needs this process to exec or exit soon) detached (fd 3:
 // the socket; stdin and stdout on /dev/null; stderr: this process's, for the

@@ -108,14 +108,23 @@ std::string user_python_path(const char* current, const std::string& bootstrap,
                       previous ? strip_trailing_slashes(previous) : "");
 }
 
-std::string default_service_name(const std::vector<std::string>& argv) {
-  if (argv.empty()) return "unknown_service";
+std::string default_service_name(const std::vector<std::string>& argv, size_t* read) {
+  size_t looked = argv.empty() ? 0 : 1;
+  auto result = [&](std::string name) {
+    if (read) *read = std::min(looked, argv.size());
+    return name;
+  };
+  if (argv.empty()) return result("unknown_service");
   if (is_python(argv[0])) {
     for (size_t i = 1; i < argv.size(); ++i) {
+      looked = i + 1;
       const std::string& a = argv[i];
-      if (a == "-m" && i + 1 < argv.size()) return argv[i + 1];
-      if (a.rfind("-m", 0) == 0 && a.size() > 2) return a.substr(2);
-      if (a == "-c") return basename_of(argv[0]);
+      if (a == "-m" && i + 1 < argv.size()) {
+        looked = i + 2;
+        return result(argv[i + 1]);
+      }
+      if (a.rfind("-m", 0) == 0 && a.size() > 2) return result(a.substr(2));
+      if (a == "-c") return result(basename_of(argv[0]));
       if (a == "-W" || a == "-X" || a == "-Q") {
         ++i;  // option with a separate argument
         continue;
@@ -124,10 +133,11 @@ std::string default_service_name(const std::vector<std::string>& argv) {
       std::string script = basename_of(a);
       if (script.size() > 3 && script.compare(script.size() - 3, 3, ".py") == 0)
         script.resize(script.size() - 3);
-      return script;
+      return result(script);
     }
+    looked = argv.size();  // no script or module: that depended on every argument
   }
-  return basename_of(argv[0]);
+  return result(basename_of(argv[0]));
 }
 
 }  // namespace agent_run::launcher

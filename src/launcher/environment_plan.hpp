@@ -47,7 +47,8 @@ std::string user_python_path(const char* current, const std::string& bootstrap,
 
 // The default service name: the script or module a Python interpreter runs
 // (`python3 app.py` -> "app", `python3 -m pkg.worker` -> "pkg.worker"), else
-// the program's name (`gunicorn`).
-std::string default_service_name(const std::vector<std::string>& argv);
+// the program's name (`gunicorn`). `read` (if given) gets how many of
+// argv's first elements it looked at (a launch plan depends on them).
+std::string default_service_name(const std::vector<std::string>& argv, size_t* read = nullptr);
 
 }  // namespace agent_run::launcher

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -18,6 +19,7 @@
 #include "launcher/exec_program.hpp"
 #include "launcher/file_util.hpp"
 #include "launcher/install_layout.hpp"
+#include "launcher/launch_plan_writer.hpp"
 #include "launcher/program_lookup.hpp"
 
 extern char** environ;
@@ -111,6 +113,19 @@ int launch(const LaunchOptions& options, int out_fd, int err_fd) {
   config::LoadResult loaded = config::load(sources);
   for (const auto& w : loaded.warnings) err(fmt::format("agent-run: warning: {}: {}\n", w.where, w.message));
 
+  // A launch plan (launch_plan_writer.hpp) is made only for a launch that
+  // went exactly as configured, with nothing to tell the user: the quick
+  // launch that replays it says nothing.
+  bool plannable = options.launcher_args.has_value() && !options.dry_run && loaded.ok() &&
+                   loaded.warnings.empty() && loaded.config.get_bool("quick_launch") && environment_replayable();
+  LaunchPlan launch_plan;
+  size_t argv_read = 1;  // the program's name
+  if (plannable) {
+    launch_plan.files.push_back("/proc/self/exe");
+    if (!config_file.empty()) launch_plan.files.push_back(config_file);
+    for (const auto& candidate : config::config_file_candidates(env)) launch_plan.files.push_back(candidate);
+  }
+
   bool agent_on = !options.disable;
   if (!loaded.ok()) {
     for (const auto& e : loaded.errors) err(fmt::format("agent-run: {}: {}\n", e.where, e.message));
@@ -148,10 +163,18 @@ int launch(const LaunchOptions& options, int out_fd, int err_fd) {
     if (!find_install_layout(layout, error) ||
         !ensure_bootstrap_dir(layout, default_cache_root(), boot, error)) {
       err("agent-run: " + error + "\n");
+      plannable = false;
       if (options.strict || loaded.config.get_bool("strict")) return 2;
       err("agent-run: starting " + program + " without the agent\n");
       return exec_program(found.path, options.argv, plan.entries(), error);
     }
+    // Without the build's fingerprint the bootstrap's name comes from a
+    // listing of its files, which a plan cannot check cheaply.
+    plannable = plannable && !boot.private_temp &&
+                ::access((layout.share_dir + "/bootstrap.id").c_str(), R_OK) == 0;
+    launch_plan.files.push_back(layout.share_dir + "/bootstrap.id");
+    launch_plan.dir_shapes.push_back(boot.path);  // Python may add __pycache__ to it
+    launch_plan.files.push_back(boot.path + "/" + kBootstrapMarker);
     if (boot.private_temp)
       err(fmt::format("agent-run: warning: {}; using a private bootstrap in {} for this run (set HOME or "
                       "XDG_CACHE_HOME to reuse one)\n",
@@ -169,16 +192,29 @@ int launch(const LaunchOptions& options, int out_fd, int err_fd) {
     }
     std::string service_name = loaded.config.get_string("service_name");
     if (service_name.empty()) {
-      service_name = default_service_name(options.argv);
+      service_name = default_service_name(options.argv, &argv_read);
       plan.set(config::env_var_for("service_name"), service_name);
     }
     if (loaded.config.get_bool("collector.enabled") && !options.dry_run) {
       std::string why;
-      auto socket = start_collector(
-          collector_params(loaded.config, env, layout, config_file, service_name), why);
+      const CollectorLaunch collector = collector_params(loaded.config, env, layout, config_file, service_name);
+      auto socket = start_collector(collector, why);
       if (socket) {
         plan.set("AGENT_RUN_COLLECTOR_SOCKET", *socket);
+        // The quick launch makes its own directory in the same place.
+        const std::string dir = socket->substr(0, socket->rfind('/'));
+        launch_plan.socket_base = dir.substr(0, dir.rfind('/'));
+        launch_plan.collector = collector_options(collector);
+        launch_plan.files.push_back(collector.collector_path);
+        // The base was chosen by what these are (collector_start.cpp).
+        launch_plan.dir_shapes.push_back(launch_plan.socket_base);
+        launch_plan.dir_shapes.push_back("/dev/shm");
+        if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg && xdg[0] == '/')
+          launch_plan.dir_shapes.push_back(xdg);
+        // The headers are a secret: never in a file of ours.
+        plannable = plannable && collector.otlp_headers.empty();
       } else {
+        plannable = false;
         err(fmt::format("agent-run: warning: cannot start the collector: {}; {} runs, and the agent "
                         "records nothing\n",
                         why, program));
@@ -198,6 +234,22 @@ int launch(const LaunchOptions& options, int out_fd, int err_fd) {
     }
     write_all(out_fd, out);
     return 0;
+  }
+  if (plannable) {
+    launch_plan.args = *options.launcher_args;
+    launch_plan.args.insert(launch_plan.args.end(), options.argv.begin(),
+                            options.argv.begin() + static_cast<std::ptrdiff_t>(argv_read));
+    launch_plan.program_index = static_cast<int>(options.launcher_args->size()) + 1;
+    launch_plan.trace = loaded.config.get_string("log_level") == "debug";
+    // Each name's last change is its state; the socket's is the launch's own.
+    std::map<std::string, const EnvChange*> last;
+    for (const auto& c : plan.changes()) last[c.name] = &c;
+    for (const auto& [name, change] : last) {
+      if (change->unset || name == "AGENT_RUN_COLLECTOR_SOCKET") launch_plan.unset.push_back(name);
+      else launch_plan.set.push_back(name + "=" + change->value);
+    }
+    std::string ignored;  // no plan: the next launch is a full one again
+    write_launch_plan(default_cache_root(), launch_plan, ignored);
   }
   std::string error;
   int code = exec_program(found.path, options.argv, plan.entries(), error);

@@ -2,6 +2,7 @@
 // `agent-run [OPTIONS] [--] PROGRAM [ARGS...]`: everything between parsing
 // the command line and exec.
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,11 @@ struct LaunchOptions {
   bool dry_run = false;                         // --dry-run
   bool strict = false;                          // --strict
   std::vector<std::string> argv;                // PROGRAM ARGS...
+  // The launcher's own arguments as given (argv[1] up to PROGRAM, "--"
+  // included), when the command line was parsed by hand: only then can a
+  // launch plan be made (launch_plan_writer.hpp), as the quick launch
+  // compares the arguments as they are.
+  std::optional<std::vector<std::string>> launcher_args;
 };
 
 // Execs PROGRAM and so does not return on success. Returns the exit code

@@ -2,12 +2,15 @@
 // first regular file we may execute).
 #include "launcher/program_lookup.hpp"
 
+#include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <vector>
 
 #include <fmt/format.h>
+
+#include "launcher/freestanding/program_search.hpp"
 
 namespace agent_run::launcher {
 
@@ -28,7 +31,6 @@ std::vector<std::string> split_path(const std::string& path_env) {
   while (start <= path_env.size()) {
     size_t end = path_env.find(':', start);
     if (end == std::string::npos) end = path_env.size();
-    // An empty entry means the current directory, as in every POSIX shell.
     std::string entry = path_env.substr(start, end - start);
     dirs.push_back(entry.empty() ? "." : entry);
     start = end + 1;
@@ -51,14 +53,13 @@ ProgramLookup find_program(const std::string& name, const std::string& path_env)
     }
     return r;
   }
-  const auto dirs = split_path(path_env);
-  for (const auto& d : dirs) {
-    const std::string candidate = join(d, name);
-    if (is_regular(candidate) && ::access(candidate.c_str(), X_OK) == 0) {
-      r.path = candidate;
-      return r;
-    }
+  // The search itself is the quick launch's too (freestanding/program_search.hpp).
+  char found[PATH_MAX];
+  if (freestanding::search_program(name.c_str(), path_env.c_str(), found, sizeof found)) {
+    r.path = found;
+    return r;
   }
+  const auto dirs = split_path(path_env);
   // Not executable anywhere; a shell still tells a file without the x bit
   // (126) from a missing one (127).
   for (const auto& d : dirs) {

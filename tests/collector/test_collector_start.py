@@ -5,10 +5,13 @@ holds its stdout, that exits after the app; and an app that runs when the
 collector cannot start."""
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
 import time
+
+import pytest
 
 from collector_helpers import COLLECTOR, SINK_DRIVER, START_DRIVER, check_driver_spans, read_store
 
@@ -106,7 +109,42 @@ def test_socket_dir_is_under_a_private_xdg_runtime_dir(tmp_path):
                          capture_output=True, text=True, timeout=60, env=dict(os.environ, XDG_RUNTIME_DIR=str(xdg)))
     assert out.returncode == 0
     sock = open(str(result)).read().splitlines()[0]
-    assert sock.startswith("/tmp/agent-run-")
+    assert sock.startswith(shared_socket_base() + "/agent-run-")
+
+
+def shared_socket_base():
+    """Where the socket goes without a private XDG_RUNTIME_DIR: /dev/shm when it
+    is a sticky, world-writable tmpfs owned by root (creating there is 10x
+    cheaper than on a disk /tmp), else /tmp."""
+    try:
+        st = os.lstat("/dev/shm")
+    except OSError:
+        return "/tmp"
+    fs_type = subprocess.run(["stat", "-f", "-c", "%T", "/dev/shm"], capture_output=True, text=True).stdout.strip()
+    if stat.S_ISDIR(st.st_mode) and st.st_uid == 0 and st.st_mode & 0o1777 == 0o1777 and fs_type == "tmpfs":
+        return "/dev/shm"
+    return "/tmp"
+
+
+def test_socket_dir_falls_back_to_tmp_without_a_usable_dev_shm(tmp_path):
+    # /dev/shm made unusable for this process only: a private mount namespace
+    # where it is an ordinary directory (unshare needs root; skipped otherwise).
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare(1) to hide /dev/shm in a mount namespace")
+    result = tmp_path / "result"
+    plain = tmp_path / "plain"
+    plain.mkdir(mode=0o1777)
+    os.chmod(str(plain), 0o1777)
+    script = "mount --bind %s /dev/shm && exec %s --collector=%s --data-dir=%s --result=%s -- true" % (
+        plain, START_DRIVER, COLLECTOR, tmp_path / "t", result)
+    out = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+                         capture_output=True, text=True, timeout=60,
+                         env={k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"})
+    if out.returncode != 0 and "mount" in out.stderr:
+        pytest.skip("cannot bind-mount over /dev/shm here: " + out.stderr.strip())
+    assert out.returncode == 0, out.stderr
+    sock = open(str(result)).read().splitlines()[0]
+    assert sock.startswith("/tmp/agent-run-"), sock
 
 
 
