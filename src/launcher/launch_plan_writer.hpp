@@ -3,7 +3,7 @@
 // writes what it decided, and everything the decision depended on, as a
 // launch plan (freestanding/launch_plan_format.hpp), so that the next
 // identical launch is replayed from agent-run's entry point without it
-// (freestanding/quick_launch.hpp). See docs/launcher.md "The quick launch".
+// (freestanding/quick_launch.hpp). See docs/architecture.md "The quick launch".
 #include <string>
 #include <vector>
 

@@ -3,7 +3,7 @@
 // everything the decision depended on, so that an identical launch can be
 // replayed without it (quick_launch.cpp). Written by
 // launcher/launch_plan_writer.cpp, read by plan_match.cpp; see
-// docs/launcher.md "The quick launch".
+// docs/architecture.md "The quick launch".
 //
 // One file per user, <cache root>/launch-plans (the cache root of the
 // bootstrap directories: private to the user, 0700), mode 0600. It is a

@@ -12,7 +12,7 @@
 // CPUID, which exits to the hypervisor on a VM; tunables; IRELATIVE
 // relocations; TLS) and the launcher's decision cost ~1.3 ms and ~28 page
 // faults on the build VM, in front of every launch of the user's program.
-// See docs/launcher.md "The quick launch".
+// See docs/architecture.md "The quick launch".
 
 // `sp`: the initial stack (argc, argv..., NULL, envp..., NULL, auxv).
 // Returns only when this launch cannot be replayed.
