@@ -287,3 +287,16 @@ def test_the_private_directory_is_0700_whatever_the_umask(home):
                            timeout=60, preexec_fn=lambda: os.umask(mask))
         assert r.returncode == 0, r.stderr
         assert r.stdout == b"0o700\n", (oct(mask), r.stdout)
+
+
+def test_an_ignored_sigterm_is_not_passed_on_to_the_collector(home):
+    # Started under nohup-like settings: SIGTERM ignored in the launcher (and
+    # so in the app and, until it execs the collector, the standby).
+    code = FIND_COLLECTOR + (
+        "sig_ign = int(next(l for l in open('/proc/%d/status' % pid) if l.startswith('SigIgn:')).split()[1], 16)\n"
+        "print(json.dumps(dict(info, collector_ignores_sigterm=bool(sig_ign & (1 << (15 - 1))))))\n")
+    r = subprocess.run([AGENT_RUN, SYSTEM_PYTHON, "-c", code], env=clean_env(home), capture_output=True,
+                       timeout=60, preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN))
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["collector_ignores_sigterm"] is False

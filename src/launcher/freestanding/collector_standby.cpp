@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "collector/handover.hpp"
+#include "launcher/freestanding/child_setup.hpp"
 #include "launcher/freestanding/raw_syscall.hpp"
 #include "launcher/freestanding/socket_dir.hpp"
 #include "launcher/freestanding/text.hpp"
@@ -21,7 +22,6 @@ namespace {
 
 constexpr int kListenFd = 3;          // as the launcher passes it, and the collector expects it
 constexpr long kFallbackPollNs = 50'000'000;  // without a pidfd (Linux < 5.3): how often kill(pid, 0) is asked
-constexpr long kKernelSigsetBytes = 8;  // the kernel's sigset (64 signals), not glibc's 128 bytes
 
 void put(const char* s) {
   for (long left = long(length(s)); left > 0;) {
@@ -59,6 +59,9 @@ bool connection_pending() {
 // from the signalfd is raised again first: pending and blocked, it survives
 // execve, and the collector drains on it as if it had got it.
 [[noreturn]] void exec_collector(const StandbyPlan& plan, int stop_signal) {
+  // An ignored SIGTERM (say from nohup) must not be the collector's; done
+  // here, not at the spawn, where 62 system calls would be in the app's way.
+  default_dispositions();
   if (stop_signal) raw_syscall(SYS_kill, raw_syscall(SYS_getpid), stop_signal);
   const long rc = raw_syscall(SYS_execve, long(plan.collector_argv[0]), long(plan.collector_argv), long(plan.envp));
   remove_socket_and_dir(plan.socket_path);

@@ -41,10 +41,10 @@ struct Shared {
 
 int target_main(void* arg) {
   TargetData* t = static_cast<TargetData*>(arg);
-  if (t->restore_cpus) restore_affinity(t->cpus);
+  // The caller's descriptors go first: a copy of its stdout pipe kept open
+  // would keep a reader of the app's output waiting for EOF.
   if (place_fds(t->fds, t->nfds) < 0) raw_syscall(SYS_exit_group, 127);
   raw_syscall(SYS_chdir, long("/"));  // keeps no directory busy; a failure is harmless
-  default_dispositions();
   set_signal_mask(t->blocked);
   t->run(t->arg);
   raw_syscall(SYS_exit_group, 0);
@@ -63,6 +63,10 @@ int intermediate_main(void* arg) {
     s->step = "setsid";
     return 1;
   }
+  // The target is not waited for: with the caller's affinity back, it
+  // starts on the idlest CPU and runs beside the caller instead of taking
+  // turns with it on the CPU the caller pinned.
+  if (s->target->restore_cpus) restore_affinity(s->target->cpus);
   const long pid = raw_clone(CLONE_VM | SIGCHLD, s->target_stack_top, target_main, s->target);
   s->result = pid;
   if (pid < 0) s->step = "clone";

@@ -11,16 +11,19 @@
 // The target runs at once, beside us, on our memory and (until we exec) our
 // thread pointer: it may use raw system calls only and read only what was
 // made for it and is never changed or freed. It starts with its descriptors
-// in place (fd i a copy of fds[i], every other one closed), in "/", every
-// signal disposition SIG_DFL and `blocked` as its signal mask; it exits
-// (exit_group(0)) when run returns.
+// in place (fd i a copy of fds[i], every other one closed), in "/", with
+// `blocked` as its signal mask and our signal dispositions: the caller must
+// have no signal handler (neither launcher installs one), and a target that
+// execs resets any ignored disposition it must not pass on
+// (child_setup.hpp). It exits (exit_group(0)) when run returns.
 //
 // Every signal is blocked in the caller around the clones. The intermediate
 // shares our descriptor table, filesystem context and signal handlers (it
-// changes none of them), and both children run on our CPU while we wait for
-// the intermediate (we pin ourselves around the clones; the target restores
-// the caller's affinity): waking an idle vCPU for them cost 100-400 us on
-// the build VM. Freestanding: the launcher and the quick launch use it.
+// changes none of them) and runs on our CPU while we wait for it (we pin
+// ourselves around the clones: waking an idle vCPU for it cost 100-400 us
+// on the build VM); it gives the target our affinity back before cloning
+// it, so the target runs beside us rather than in turns with us.
+// Freestanding: the launcher and the quick launch use it.
 #include <stdint.h>
 
 #include "launcher/freestanding/child_setup.hpp"
