@@ -122,8 +122,8 @@ int launch(const LaunchOptions& options, int out_fd, int err_fd) {
   size_t argv_read = 1;  // the program's name
   if (plannable) {
     launch_plan.files.push_back("/proc/self/exe");
-    if (!config_file.empty()) launch_plan.files.push_back(config_file);
-    for (const auto& candidate : config::config_file_candidates(env)) launch_plan.files.push_back(candidate);
+    if (!config_file.empty()) launch_plan.contents.push_back(config_file);
+    for (const auto& candidate : config::config_file_candidates(env)) launch_plan.contents.push_back(candidate);
   }
 
   bool agent_on = !options.disable;

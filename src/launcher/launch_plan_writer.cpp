@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -36,6 +37,14 @@ bool identity_field(std::string& out, char tag, const std::string& path, fs::Ide
   field(out, tag, path);
   field(out, fs::tag::kIdentity, id);
   return true;
+}
+
+bool changed_lately(const timespec& t) {
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  const long long ns = 1000000000LL;
+  // Within the last second, or later (a clock set back).
+  return t.tv_sec * ns + t.tv_nsec > (now.tv_sec - 1) * ns + now.tv_nsec;
 }
 
 // The plans of an existing file, each as its bytes (from its kBegin field
@@ -122,6 +131,17 @@ bool write_launch_plan(const std::string& cache_root, const LaunchPlan& p, std::
       why = "cannot stat " + f;
       return false;
     }
+  for (const auto& f : p.contents) {
+    struct stat st;
+    if (::stat(f.c_str(), &st) == 0 && (changed_lately(st.st_mtim) || changed_lately(st.st_ctim))) {
+      why = f + " changed less than a second ago";
+      return false;
+    }
+    if (!identity_field(plan, fs::tag::kFile, f, fs::Identity::kFull)) {
+      why = "cannot stat " + f;
+      return false;
+    }
+  }
   for (const auto& d : p.dir_shapes)
     if (!identity_field(plan, fs::tag::kDirShape, d, fs::Identity::kShape)) {
       why = "cannot stat " + d;

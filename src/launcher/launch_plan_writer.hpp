@@ -14,6 +14,11 @@ struct LaunchPlan {
   int program_index = 0;          // argv[program_index] is the program
   // Files the decision read, with what of them it depended on.
   std::vector<std::string> files;      // full identity (or absence)
+  // Files whose contents the decision read (the config files), full
+  // identity too; but while one was changed less than a second ago no plan
+  // is made: the kernel stamps times from a clock that moves in ticks of
+  // a few ms, so two writes of the same size within one tick look alike.
+  std::vector<std::string> contents;
   std::vector<std::string> dir_shapes; // device, inode, mode and owner only
   // The program's environment: these set (NAME=value) and these removed,
   // each name once, on top of the launcher's own.
