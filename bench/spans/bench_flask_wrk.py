@@ -3,12 +3,18 @@ queries) under wrk, with agent-run (spans to the local store) over without,
 and the RSS each worker adds. Bare and traced runs alternate in one session
 (best of each, and the ratio of the medians); prints one JSON line.
 
+Beside the rates, where the CPU goes: the CPU time per request of the two
+workers (user and system), of the collector and of wrk itself, medians over
+the rounds. On a machine that wrk, the workers and the collector saturate,
+req/s follows the sum.
+
     python3 bench/spans/bench_flask_wrk.py [--duration 10] [--rounds 3]
 """
 import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import statistics
@@ -60,6 +66,33 @@ def rss_kib(pid):
     return int(m.group(1))
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ticks(pid):
+    """(user, system) clock ticks of a process so far; zeros once it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]), int(fields[12])
+    except OSError:
+        return 0, 0
+
+
+def collectors():
+    """PIDs of agent-run collectors (their argv[0] is .../libexec/agent-run/collector)."""
+    out = []
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                with open("/proc/%s/cmdline" % p, "rb") as f:
+                    if f.read().split(b"\0")[0].endswith(b"/libexec/agent-run/collector"):
+                        out.append(int(p))
+            except OSError:
+                pass
+    return out
+
+
 def one_run(traced, duration, home):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENT_RUN_", "PYTHON"))}
@@ -73,12 +106,26 @@ def one_run(traced, duration, home):
         wait_port(port)
         url = "http://127.0.0.1:%d/items/7" % port
         subprocess.run(["wrk", "-t1", "-c8", "-d2s", url], capture_output=True)  # warm up
-        out = subprocess.run(["wrk", "-t2", "-c16", "-d%ds" % duration, url], capture_output=True, text=True).stdout
-        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
         workers = [p for p in children(proc.pid)
                    if "gunicorn" in open("/proc/%d/cmdline" % p, "rb").read().decode(errors="replace")]
+        watched = workers + collectors()
+        before = {p: cpu_ticks(p) for p in watched}
+        wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out = subprocess.run(["wrk", "-t2", "-c16", "-d%ds" % duration, url], capture_output=True, text=True).stdout
+        wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        after = {p: cpu_ticks(p) for p in watched}
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+        requests = int(re.search(r"(\d+) requests in", out).group(1))
         rss = sorted(rss_kib(p) for p in workers)
-        return rps, rss
+
+        def us_per_request(pids, i):
+            return sum(after[p][i] - before[p][i] for p in pids) / CLK_TCK / requests * 1e6
+        cpu = {"workers_user": us_per_request(workers, 0), "workers_system": us_per_request(workers, 1),
+               "collector": us_per_request([p for p in watched if p not in workers], 0) +
+               us_per_request([p for p in watched if p not in workers], 1),
+               "wrk": ((wrk_after.ru_utime + wrk_after.ru_stime) - (wrk_before.ru_utime + wrk_before.ru_stime))
+               / requests * 1e6}
+        return rps, rss, cpu
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
@@ -99,16 +146,21 @@ def main():
             traced.append(one_run(True, a.duration, home))
     finally:
         shutil.rmtree(home, ignore_errors=True)
-    b_rps = max(r for r, _ in bare)
-    t_rps = max(r for r, _ in traced)
-    b_rss = min(sum(x) / len(x) for _, x in bare if x)
-    t_rss = min(sum(x) / len(x) for _, x in traced if x)
+    b_rps = max(r for r, _, _ in bare)
+    t_rps = max(r for r, _, _ in traced)
+    b_rss = min(sum(x) / len(x) for _, x, _ in bare if x)
+    t_rss = min(sum(x) / len(x) for _, x, _ in traced if x)
+
+    def cpu_medians(runs):
+        return {k: round(statistics.median(c[k] for _, _, c in runs), 1) for k in runs[0][2]}
     print(json.dumps({
         "bench": "gunicorn -w 2 flask, 3 sqlite queries, wrk -t2 -c16 -d%ds" % a.duration,
-        "bare_rps": [round(r) for r, _ in bare], "traced_rps": [round(r) for r, _ in traced],
+        "bare_rps": [round(r) for r, _, _ in bare], "traced_rps": [round(r) for r, _, _ in traced],
         "ratio_rps": round(t_rps / b_rps, 3), "goal_ratio_rps": 0.95,
         # The medians too: one lucky round moves the best-of ratio by several points.
-        "ratio_rps_medians": round(statistics.median(r for r, _ in traced) / statistics.median(r for r, _ in bare), 3),
+        "ratio_rps_medians": round(statistics.median(r for r, _, _ in traced) /
+                                   statistics.median(r for r, _, _ in bare), 3),
+        "cpu_us_per_request_bare": cpu_medians(bare), "cpu_us_per_request_traced": cpu_medians(traced),
         "bare_worker_rss_mib": round(b_rss / 1024, 2), "traced_worker_rss_mib": round(t_rss / 1024, 2),
         "added_rss_mib_per_worker": round((t_rss - b_rss) / 1024, 2), "goal_added_rss_mib": 5}))
 

@@ -5,12 +5,18 @@ Deterministic metrics first, because wall time on a shared VM is noise:
 - page faults and task-clock (perf stat -r N), each variant against /bin/true
   in the same run (on the project's VM a page fault costs about 25 us, so
   faults dominate a process's start);
-- instructions the launcher executes (valgrind --tool=callgrind). Callgrind
+- instructions the full launcher executes (valgrind --tool=callgrind: under
+  valgrind no launch plan fits, as /proc/self/exe is valgrind's, so this is
+  the full launcher's path, writing the plan included). Callgrind
   writes nothing for a process that execs, so there the program is a file
   that execve refuses (ENOEXEC): the launcher does everything up to the exec,
   then reports the failure and exits (one message line more than a real run).
 
     bench/startup/bench_launcher.py [--agent-run PATH]... [--rounds N] [--no-callgrind]
+
+The agent-run variants run from a launch plan (the quick launch: the
+warm-up runs write it), as every launch after the first does; the
+quick_launch = false variant shows the full launcher.
 
 Several --agent-run builds (e.g. before and after a change) are measured one
 after the other in the same run, each against /bin/true.
@@ -83,6 +89,8 @@ def measure(a, env, off, noexec, args, static_exec):
     variants += [
         ("agent-run --version", [a, "--version"], env, [a, "--version"]),
         ("agent-run --disable /bin/true", [a, "--disable", "/bin/true"], env, [a, "--disable", noexec]),
+        ("  the same, quick_launch = false (the full launcher)", [a, "--disable", "/bin/true"],
+         dict(env, AGENT_RUN_QUICK_LAUNCH="false"), None),
         ("AGENT_RUN_COLLECTOR_ENABLED=false agent-run /bin/true", [a, "/bin/true"], off, [a, noexec]),
         ("agent-run /bin/true (collector's standby started)", [a, "/bin/true"], env, None),
     ]

@@ -9,7 +9,10 @@ collector, which is not our child). Wall time on a shared machine is noisy;
 page faults are not, and on a VM where each one costs tens of microseconds
 they are most of a short process's start-up time.
 The bootstrap directory is generated once before timing (it is reused by
-every launch after the first, which is what users see). The last variant is
+every launch after the first, which is what users see), and so is the
+launch plan that the quick launch replays (every launch after the first
+with the same inputs); a variant with quick_launch = false shows every
+launch going through the full launcher. The last variant is
 the agent inside Python alone: python3 started directly in the environment
 the launcher would give it (collector off).
 
@@ -61,6 +64,8 @@ def main():
     variants = {
         "python3 -c pass": (bare, None),
         "agent-run python3 -c pass": (agent, None),
+        # Every launch through the full launcher (no launch plan replayed).
+        "  the same, quick_launch = false": (agent, {"AGENT_RUN_QUICK_LAUNCH": "false"}),
         "  the same, collector off": (agent, {"AGENT_RUN_COLLECTOR_ENABLED": "false"}),
         "agent-run --disable python3 -c pass": ([args.agent_run, "--disable", args.python, "-c", "pass"], None),
     }
