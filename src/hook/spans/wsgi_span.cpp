@@ -26,10 +26,14 @@ const char* const kEnvKeyNames[kEnvKeyCount] = {
 PyObject* g_env_keys[kEnvKeyCount] = {};
 
 bool init_env_keys() {
+  // Every request asks: the loop runs until all keys exist (under the GIL).
+  static bool ready = false;
+  if (ready) return true;
   for (int i = 0; i < kEnvKeyCount; ++i) {
     if (g_env_keys[i] == nullptr) g_env_keys[i] = PyUnicode_InternFromString(kEnvKeyNames[i]);
     if (g_env_keys[i] == nullptr) return false;
   }
+  ready = true;
   return true;
 }
 
