@@ -1,6 +1,7 @@
 #include "launcher/freestanding/collector_standby.hpp"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -117,7 +118,7 @@ void run_collector_standby(void* arg) {
   // at once (the sender counts its spans as dropped, as after a collector's
   // drain). One that came in before the unlink still gets its collector,
   // which finds the app gone and drains at once.
-  if (plan.socket_path) raw_syscall(SYS_unlink, long(plan.socket_path));
+  if (plan.socket_path) raw_syscall(SYS_unlinkat, AT_FDCWD, long(plan.socket_path), 0);
   if (connection_pending()) exec_collector(plan, stop_signal);
   remove_socket_and_dir(plan.socket_path);
 }

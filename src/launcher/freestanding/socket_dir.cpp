@@ -56,7 +56,7 @@ long make_socket_dir(const char* base, char* socket_path) {
   for (int attempt = 0; attempt < kNameAttempts && rc == -EEXIST; ++attempt) {
     random_name(name);
     *slash = '\0';
-    rc = raw_syscall(SYS_mkdir, long(socket_path), 0700);
+    rc = raw_syscall(SYS_mkdirat, AT_FDCWD, long(socket_path), 0700);
     *slash = '/';
   }
   raw_syscall(SYS_umask, old_umask);
@@ -84,7 +84,7 @@ long listen_on(const char* socket_path) {
 
 void remove_socket_and_dir(const char* socket_path) {
   if (!socket_path) return;
-  raw_syscall(SYS_unlink, long(socket_path));
+  raw_syscall(SYS_unlinkat, AT_FDCWD, long(socket_path), 0);
   char dir[kSocketPathBytes];
   size_t slash = 0;
   for (size_t i = 0; socket_path[i] && i < sizeof dir; ++i)
@@ -92,7 +92,7 @@ void remove_socket_and_dir(const char* socket_path) {
   if (slash == 0) return;
   for (size_t i = 0; i < slash; ++i) dir[i] = socket_path[i];
   dir[slash] = '\0';
-  raw_syscall(SYS_rmdir, long(dir));
+  raw_syscall(SYS_unlinkat, AT_FDCWD, long(dir), AT_REMOVEDIR);
 }
 
 }  // namespace agent_run::launcher::freestanding
