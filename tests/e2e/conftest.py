@@ -57,6 +57,27 @@ def home(tmp_path):
     return h
 
 
+def home_with_launch_modes(*primers):
+    """A `home` fixture run twice: with the full launcher, and with the quick
+    launch (src/launcher/freestanding/quick_launch.hpp). For the latter each
+    `primer` (a program and arguments) is launched once first in
+    clean_env(home) from the test's working directory, which leaves a launch
+    plan that fits every later launch of the same program there (a plan
+    compares the launcher's arguments, the program, and for Python the
+    arguments up to the script, module or -c)."""
+    @pytest.fixture(params=["full launch", "quick launch"])
+    def home(request, tmp_path):
+        h = tmp_path / "home"
+        h.mkdir()
+        if request.param == "quick launch":
+            for primer in primers:
+                subprocess.run([AGENT_RUN] + list(primer), env=clean_env(h), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, timeout=60)
+            assert (h / ".cache" / "agent-run" / "launch-plans").exists()
+        return h
+    return home
+
+
 def clean_env(home=None, **extra):
     """The environment a test program gets: the caller's, less anything agent-run or OTEL."""
     env = {k: v for k, v in os.environ.items()

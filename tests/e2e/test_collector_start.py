@@ -10,20 +10,12 @@ import time
 
 import pytest
 
-from conftest import AGENT_RUN, SYSTEM_PYTHON, clean_env
+from conftest import AGENT_RUN, SYSTEM_PYTHON, clean_env, home_with_launch_modes
 
 
-@pytest.fixture(params=["full launch", "quick launch"])
-def home(request, tmp_path):
-    """A private HOME; for the quick launch, with a launch plan that fits every
-    `agent-run python3 -c CODE` in clean_env(home) (the plan compares the
-    arguments up to -c), so that the standby is the quick launch's."""
-    h = tmp_path / "home"
-    h.mkdir()
-    if request.param == "quick launch":
-        subprocess.run([AGENT_RUN, SYSTEM_PYTHON, "-c", "pass"], env=clean_env(h), check=True, timeout=60)
-        assert (h / ".cache" / "agent-run" / "launch-plans").exists()
-    return h
+# Each test twice: the standby the full launcher starts, and the quick
+# launch's (a plan fits every `agent-run python3 -c CODE` in clean_env(home)).
+home = home_with_launch_modes([SYSTEM_PYTHON, "-c", "pass"])
 
 # Finds the processes serving this app: those holding its listening socket
 # (the inode /proc/net/unix lists for the socket's path) as fd 3: the standby

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import (AGENT_RUN, APPS, clean_env, free_port, http_get, stop_process,
+from conftest import (AGENT_RUN, APPS, clean_env, home_with_launch_modes, free_port, http_get, stop_process,
                       wait_for_port)
 
 WORKERS = 4
@@ -63,6 +63,11 @@ def check_server(proc, port, master_pid):
     for kid in kids:
         with open("/proc/%d/cmdline" % kid, "rb") as f:
             assert b"libexec/agent-run/collector" not in f.read()
+
+
+# Each server test twice: launched by the full launcher, and by the quick
+# launch (the primers leave a plan for each server program).
+home = home_with_launch_modes(["/usr/bin/gunicorn", "--version"], ["/usr/bin/uwsgi", "--version"])
 
 
 @pytest.mark.skipif(shutil.which("gunicorn", path="/usr/bin") is None, reason="gunicorn is not installed")
