@@ -321,3 +321,31 @@ def store_spans(traces):
                     attrs = {a["key"]: a["value"] for a in rs["resource"]["attributes"]}
                     out.extend((attrs, s) for ss in rs.get("scopeSpans", []) for s in ss.get("spans", []))
     return out
+
+
+def test_a_repeated_name_or_an_entry_without_equals_is_handled_as_the_full_launcher_does(home, tmp_path):
+    # The environment as a raw array (a mapping cannot repeat a name): the
+    # full launcher keeps the first of a repeated name and drops an entry
+    # without '='; the quick launch must give the program the same.
+    env = clean_env(home, AGENT_RUN_LOG_LEVEL="debug")
+    launch(home, ["/usr/bin/env"], tmp_path)  # the plan, from an ordinary environment
+    exec_raw = ("import ctypes, os, sys\n"
+                "entries = [e.encode() for e in sys.argv[2:]]\n"
+                "envp = (ctypes.c_char_p * (len(entries) + 1))(*entries, None)\n"
+                "argv = (ctypes.c_char_p * 3)(%r, b'/usr/bin/env', None)\n"
+                "ctypes.CDLL(None).execve(argv[0], argv, envp)\n" % AGENT_RUN.encode())
+
+    def run_raw(extra):
+        entries = ["%s=%s" % kv for kv in dict(env, **extra).items()] + ["DUP=first", "DUP=second", "NOEQUALS"]
+        r = subprocess.run([SYSTEM_PYTHON, "-c", exec_raw, "-"] + entries, cwd=str(tmp_path), capture_output=True,
+                           text=True, timeout=60)
+        lines = [l for l in r.stdout.splitlines() if not l.startswith(("AGENT_RUN_COLLECTOR_SOCKET=",
+                                                                       "AGENT_RUN_QUICK_LAUNCH="))]
+        return r, sorted(lines)
+
+    quick, quick_env = run_raw({})
+    full, full_env = run_raw({"AGENT_RUN_QUICK_LAUNCH": "false"})
+    assert QUICK in quick.stderr and QUICK not in full.stderr
+    assert quick_env == full_env
+    assert [l for l in quick_env if l.startswith("DUP=")] == ["DUP=first"]
+    assert "NOEQUALS" not in quick_env

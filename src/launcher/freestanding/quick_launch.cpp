@@ -119,39 +119,39 @@ unsigned long read_plans(const char* dir, Arena& arena, char*& out) {
   return size;
 }
 
+// Whether two NAME=value entries (or bare names) have the same name: most
+// pairs differ at their first byte.
 bool same_name(const char* a, const char* b) {
-  const size_t n = name_length(a);
-  return n == name_length(b) && equal_n(a, b, n);
-}
-
-// Whether the plan sets or unsets the variable of `entry` (or it is the
-// socket's, which this launch sets).
-bool changed_by(const PlanRange& plan, const char* entry, bool socket) {
-  if (socket && starts_with(entry, kSocketVariable)) return true;
-  FieldReader fields(plan.begin, plan.end);
-  Field f;
-  while (fields.next(f))
-    if ((f.tag == tag::kSet || f.tag == tag::kUnset) && same_name(f.text, entry)) return true;
-  return false;
+  while (*a && *a != '=' && *a == *b) ++a, ++b;
+  return (*a == '\0' || *a == '=') && (*b == '\0' || *b == '=');
 }
 
 // The program's environment: ours with the plan's changes (and the
 // collector's socket), as the launcher's EnvironmentPlan makes it: an entry
 // without '=' dropped, only the first of a repeated name kept.
 char** program_environment(char* const* envp, const PlanRange& plan, const char* socket_entry, Arena& arena) {
-  unsigned long n = 0;
+  // The names the plan sets or removes, once (not a walk of the plan per entry).
+  unsigned long n = 0, nchanged = 0;
   for (char* const* e = envp; *e; ++e) ++n;
   FieldReader fields(plan.begin, plan.end);
   Field f;
-  while (fields.next(f)) n += f.tag == tag::kSet;
-  char** out = static_cast<char**>(arena.take((n + 2) * sizeof(char*)));
-  if (!out) return nullptr;
+  while (fields.next(f)) nchanged += f.tag == tag::kSet || f.tag == tag::kUnset;
+  char** out = static_cast<char**>(arena.take((n + nchanged + 2) * sizeof(char*)));
+  const char** changed = static_cast<const char**>(arena.take((nchanged + 1) * sizeof(char*)));
+  if (!out || !changed) return nullptr;
+  unsigned long c = 0;
+  FieldReader names(plan.begin, plan.end);
+  while (names.next(f))
+    if (f.tag == tag::kSet || f.tag == tag::kUnset) changed[c++] = f.text;
+  if (socket_entry) changed[c++] = kSocketVariable;
+
   unsigned long at = 0;
   for (char* const* e = envp; *e; ++e) {
-    if ((*e)[name_length(*e)] != '=' || changed_by(plan, *e, socket_entry != nullptr)) continue;
-    bool repeated = false;
-    for (char* const* earlier = envp; earlier != e && !repeated; ++earlier) repeated = same_name(*earlier, *e);
-    if (!repeated) out[at++] = *e;
+    if ((*e)[name_length(*e)] != '=') continue;
+    bool drop = false;
+    for (unsigned long i = 0; i < c && !drop; ++i) drop = same_name(changed[i], *e);
+    for (char* const* earlier = envp; earlier != e && !drop; ++earlier) drop = same_name(*earlier, *e);
+    if (!drop) out[at++] = *e;
   }
   FieldReader sets(plan.begin, plan.end);
   while (sets.next(f))
