@@ -46,9 +46,17 @@ constexpr char kEnd = 'z';          // the plan's last field: a plan without it 
 // whose name starts with one of these prefixes or is one of these names.
 // The launcher reads no other (tests/launcher/test_launch_plan.py checks
 // the sources against this list).
-constexpr const char* kEnvPrefixes[] = {"AGENT_RUN_", "OTEL_"};
-constexpr const char* kEnvNames[] = {"PATH",           "PYTHONPATH",      "HOME",          "TMPDIR",
-                                     "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_RUNTIME_DIR"};
+// Arrays of characters, not of pointers: the quick launch reads them before
+// anything is relocated, and named arrays are placed with the rest of its
+// data (launch_path.order), where merged string literals cannot be.
+constexpr char kEnvPrefixes[][16] = {"AGENT_RUN_", "OTEL_"};
+constexpr char kEnvNames[][16] = {"PATH",           "PYTHONPATH",      "HOME",          "TMPDIR",
+                                  "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_RUNTIME_DIR"};
+constexpr char kHexDigits[] = "0123456789abcdef";
+constexpr char kXdgCacheHome[] = "XDG_CACHE_HOME";
+constexpr char kHome[] = "HOME";
+constexpr char kCacheUnderXdg[] = "/agent-run";
+constexpr char kCacheUnderHome[] = "/.cache/agent-run";
 
 namespace {
 
@@ -95,19 +103,19 @@ constexpr size_t kDigestBytes = 64;  // 48 hex digits and the NUL
   const uint64_t words[3] = {a, b, count};
   int at = 0;
   for (uint64_t w : words)
-    for (int shift = 60; shift >= 0; shift -= 4) out[at++] = "0123456789abcdef"[(w >> shift) & 15];
+    for (int shift = 60; shift >= 0; shift -= 4) out[at++] = kHexDigits[(w >> shift) & 15];
   out[at] = '\0';
 }
 
 // The cache root (bootstrap_dir.cpp's default_cache_root): $XDG_CACHE_HOME/agent-run
 // or $HOME/.cache/agent-run, each only when absolute. False when neither is.
 [[maybe_unused]] bool cache_root(char* const* envp, Builder& out) {
-  if (const char* x = env_value(envp, "XDG_CACHE_HOME"); x && x[0] == '/') {
-    out.add(x).add("/agent-run");
+  if (const char* x = env_value(envp, kXdgCacheHome); x && x[0] == '/') {
+    out.add(x).add(kCacheUnderXdg);
     return out.ok();
   }
-  if (const char* h = env_value(envp, "HOME"); h && h[0] == '/') {
-    out.add(h).add("/.cache/agent-run");
+  if (const char* h = env_value(envp, kHome); h && h[0] == '/') {
+    out.add(h).add(kCacheUnderHome);
     return out.ok();
   }
   return false;

@@ -9,6 +9,11 @@
 
 namespace agent_run::launcher::freestanding {
 
+namespace {
+constexpr char kDot[] = ".";  // named: see launch_plan_format.hpp
+constexpr char kSlash[] = "/";
+}  // namespace
+
 bool is_executable_file(const char* path) {
   struct stat st;
   return raw_syscall(SYS_newfstatat, AT_FDCWD, long(path), long(&st), 0) == 0 && S_ISREG(st.st_mode) &&
@@ -26,10 +31,10 @@ bool search_program(const char* name, const char* path_env, char* out, size_t ca
     const char* colon = dir;
     while (*colon && *colon != ':') ++colon;
     Builder b(out, cap);
-    if (colon == dir) b.add(".");  // an empty entry: the current directory, as in every POSIX shell
+    if (colon == dir) b.add(kDot);  // an empty entry: the current directory, as in every POSIX shell
     else b.add_n(dir, size_t(colon - dir));
     // dir + "/" + name, without doubling a trailing slash ("/usr/bin/" + "x").
-    if (colon == dir || colon[-1] != '/') b.add("/");
+    if (colon == dir || colon[-1] != '/') b.add(kSlash);
     if (b.add(name).ok() && is_executable_file(out)) return true;
     if (!*colon) return false;
     dir = colon + 1;

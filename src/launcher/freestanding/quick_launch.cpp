@@ -26,6 +26,12 @@ constexpr long kPathBytes = 4096;
 constexpr const char kDefaultPath[] = "/usr/local/bin:/usr/bin:/bin";
 constexpr const char kSocketVariable[] = "AGENT_RUN_COLLECTOR_SOCKET=";
 constexpr const char kHeadersVariable[] = "AGENT_RUN_COLLECTOR_OTLP_HEADERS=";
+// Named, so that they sit with the rest of the quick launch's data (see
+// launch_plan_format.hpp).
+constexpr char kPath[] = "PATH";
+constexpr char kDevNull[] = "/dev/null";
+constexpr char kSocketOption[] = "--socket=";
+constexpr char kAppPidOption[] = "--app-pid=";
 
 // Memory from one anonymous mapping, handed out in order: only the pages
 // used are faulted in, and what the standby reads stays with it after our
@@ -189,8 +195,8 @@ long start_standby(char* const* envp, const PlanRange& plan, const ArgsArea& tit
 
   // The collector's argv: its path, --socket=, --app-pid=, the plan's options.
   const long pid = raw_syscall(SYS_getpid);
-  Builder(socket_arg, kSocketPathBytes + 16).add("--socket=").add(path);
-  Builder(pid_arg, 32).add("--app-pid=").add_decimal(static_cast<unsigned long>(pid));
+  Builder(socket_arg, kSocketPathBytes + 16).add(kSocketOption).add(path);
+  Builder(pid_arg, 32).add(kAppPidOption).add_decimal(static_cast<unsigned long>(pid));
   unsigned long at = 0;
   FieldReader args(plan.begin, plan.end);
   while (args.next(f)) {
@@ -216,7 +222,7 @@ long start_standby(char* const* envp, const PlanRange& plan, const ArgsArea& tit
   standby->title = title;
 
   const long listen_fd = listen_on(path);
-  const long devnull = listen_fd < 0 ? -1 : raw_syscall(SYS_openat, AT_FDCWD, long("/dev/null"), O_RDWR | O_CLOEXEC);
+  const long devnull = listen_fd < 0 ? -1 : raw_syscall(SYS_openat, AT_FDCWD, long(kDevNull), O_RDWR | O_CLOEXEC);
   long started = 0;
   if (devnull >= 0) {
     // fd 2 is our stderr (the app's, after exec): the collector's channel
@@ -272,7 +278,7 @@ void quick_launch(long* sp) {
   if (cwd_bytes > 0) {
     in.argc = argc;
     in.argv = argv;
-    in.version = kVersion;
+    in.version = kVersionText;
     in.uid = static_cast<unsigned long>(raw_syscall(SYS_getuid));
     in.cwd = cwd;
     env_digest(envp, in.env_digest);
@@ -282,7 +288,7 @@ void quick_launch(long* sp) {
     arena.unmap();
     return;
   }
-  const char* path_env = env_value(envp, "PATH");
+  const char* path_env = env_value(envp, kPath);
   char* program = static_cast<char*>(arena.take(kPathBytes));
   if (!search_program(argv[plan.program_index], path_env ? path_env : kDefaultPath, program, kPathBytes)) {
     arena.unmap();

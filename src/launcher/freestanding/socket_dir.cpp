@@ -16,6 +16,8 @@ namespace {
 
 constexpr int kBacklog = 4096;  // capped by net.core.somaxconn: every process of a large app can connect early
 constexpr int kNameAttempts = 100;
+constexpr char kDirTemplate[] = "/agent-run-XXXXXX";  // named: see launch_plan_format.hpp
+constexpr char kSlash[] = "/";
 
 // Six name characters from the kernel's random bytes (or, without
 // getrandom, from the clock and the pid: the name only has to be free,
@@ -45,9 +47,9 @@ bool is_private_dir(const char* path) {
 
 long make_socket_dir(const char* base, char* socket_path) {
   Builder path(socket_path, kSocketPathBytes);
-  path.add(base).add("/agent-run-XXXXXX");
+  path.add(base).add(kDirTemplate);
   char* const name = path.end() - 6;
-  path.add("/").add(kSocketName);
+  path.add(kSlash).add(kSocketName);
   if (!path.ok()) return -ENAMETOOLONG;
   char* const slash = name + 6;
   // mkdir asks for 0700 less the umask: with umask 077 that is exactly 0700.
