@@ -24,16 +24,6 @@ namespace {
 constexpr int kListenFd = 3;          // as the launcher passes it, and the collector expects it
 constexpr long kFallbackPollNs = 50'000'000;  // without a pidfd (Linux < 5.3): how often kill(pid, 0) is asked
 
-void put(const char* s) {
-  for (long left = long(length(s)); left > 0;) {
-    const long n = raw_syscall(SYS_write, 2, long(s), left);
-    if (n == -EINTR) continue;
-    if (n <= 0) return;
-    s += n;
-    left -= n;
-  }
-}
-
 // strerror without libc, for the errors an execve of the collector can have.
 const char* error_text(long err) {
   switch (err) {
@@ -67,11 +57,11 @@ bool connection_pending() {
   const long rc = raw_syscall(SYS_execve, long(plan.collector_argv[0]), long(plan.collector_argv), long(plan.envp));
   remove_socket_and_dir(plan.socket_path);
   // The app's stderr is still ours: the user hears it once, as from the launcher.
-  put("agent-run: warning: cannot start the collector: cannot execute ");
-  put(plan.collector_argv[0]);
-  put(": ");
-  put(error_text(-rc));
-  put(" (reinstall agent-run); the app runs, and the agent records nothing\n");
+  put_stderr("agent-run: warning: cannot start the collector: cannot execute ");
+  put_stderr(plan.collector_argv[0]);
+  put_stderr(": ");
+  put_stderr(error_text(-rc));
+  put_stderr(" (reinstall agent-run); the app runs, and the agent records nothing\n");
   raw_syscall(SYS_exit_group, 1);
   __builtin_unreachable();
 }

@@ -79,16 +79,6 @@ class Arena {
   unsigned long bytes_ = 0;
 };
 
-void put(const char* s) {
-  for (long left = long(length(s)); left > 0;) {
-    const long n = raw_syscall(SYS_write, 2, long(s), left);
-    if (n == -EINTR) continue;
-    if (n <= 0) return;
-    s += n;
-    left -= n;
-  }
-}
-
 // Reads the plans file into the arena (NUL-terminated): only a regular file
 // of ours that nobody else may write, in a directory of ours that nobody
 // else may write (a planted plan would decide what runs). 0 when there is
@@ -334,11 +324,11 @@ void quick_launch(long* sp) {
   char** env = (!collector || socket_entry) ? program_environment(envp, plan, socket_entry, arena) : nullptr;
   if (env) {
     if (trace) {
-      put("agent-run: debug: launching from the plan in ");
-      put(root);
-      put("/");
-      put(kPlansFile);
-      put(" (an earlier launch with the same inputs)\n");
+      put_stderr("agent-run: debug: launching from the plan in ");
+      put_stderr(root);
+      put_stderr("/");
+      put_stderr(kPlansFile);
+      put_stderr(" (an earlier launch with the same inputs)\n");
     }
     raw_syscall(SYS_execve, long(program), long(program_argv), long(env));
   }

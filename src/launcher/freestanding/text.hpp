@@ -4,7 +4,10 @@
 // objects are built with -fno-tree-loop-distribute-patterns -ffreestanding
 // and checked for undefined symbols). Internal linkage: every translation
 // unit gets its own copy, built with its own flags.
+#include <errno.h>
 #include <stddef.h>
+
+#include "launcher/freestanding/raw_syscall.hpp"
 
 namespace agent_run::launcher::freestanding {
 namespace {
@@ -92,6 +95,18 @@ class Builder {
   char* end_;
   bool ok_;
 };
+
+// Writes all of `s` to fd 2 (the app's stderr), giving up on an error: a
+// message must never stop a launch.
+[[maybe_unused]] void put_stderr(const char* s) {
+  for (long left = long(length(s)); left > 0;) {
+    const long n = raw_syscall(SYS_write, 2, long(s), left);
+    if (n == -EINTR) continue;
+    if (n <= 0) return;
+    s += n;
+    left -= n;
+  }
+}
 
 }  // namespace
 }  // namespace agent_run::launcher::freestanding
