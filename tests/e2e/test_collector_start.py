@@ -270,7 +270,7 @@ def test_the_spawn_leaves_cpu_affinity_as_it_was(home):
 
 
 def test_the_private_directory_is_0700_whatever_the_umask(home):
-    # mkdtemp asks for 0700 less the umask; a umask that takes owner bits
+    # mkdir asks for 0700 less the umask; a umask that takes owner bits
     # away must not leave a directory the collector cannot use.
     code = ("import os, stat; d = os.path.dirname(os.environ['AGENT_RUN_COLLECTOR_SOCKET']);"
             "print(oct(stat.S_IMODE(os.stat(d).st_mode)))")
