@@ -120,6 +120,21 @@ def test_the_plan_is_found_by_the_arguments_the_decision_read(home, tmp_path):
     r, quick = launch(home, ["--disable", SYSTEM_PYTHON, str(script)], tmp_path)
     r, quick = launch(home, ["--disable", SYSTEM_PYTHON, str(script)], tmp_path)
     assert quick and "AGENT_RUN_BOOTSTRAP" not in report(r)["env"]
+    # "--" is the launcher's: the program is the argument after it.
+    launch(home, ["--", SYSTEM_PYTHON, str(script), "--disable"], tmp_path)
+    r, quick = launch(home, ["--", SYSTEM_PYTHON, str(script), "--disable"], tmp_path)
+    assert quick and report(r)["argv"] == [str(script), "--disable"] and "AGENT_RUN_BOOTSTRAP" in report(r)["env"]
+
+
+def test_agent_run_through_a_symlink_or_a_relative_path_is_the_same_launcher(home, tmp_path):
+    link = tmp_path / "ar"
+    link.symlink_to(AGENT_RUN)
+    env = clean_env(home, AGENT_RUN_LOG_LEVEL="debug")
+    args = [SYSTEM_PYTHON, "-c", REPORT]
+    subprocess.run([AGENT_RUN] + args, env=env, cwd=str(tmp_path), capture_output=True, timeout=60)
+    for argv0 in (str(link), "./ar"):
+        r = subprocess.run([argv0] + args, env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=60)
+        assert QUICK in r.stderr and r.returncode == 0, (argv0, r.stderr)
 
 
 @pytest.mark.parametrize("change", ["config file appears", "config file edited", "environment", "directory",
