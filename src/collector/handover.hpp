@@ -2,7 +2,8 @@
 // What the launcher's collector standby
 // (src/launcher/freestanding/collector_standby.cpp) and the collector it
 // execs share, so that the handover between them keeps one set of rules.
-// Allocation-free and libc-free where the standby uses it.
+// Allocation-free, and libc-free where the standby uses it (it runs without
+// libc: raw system calls only).
 //
 // The stop signals: both block them and read them through a signalfd.
 // SIGTERM, SIGINT and SIGQUIT stop them (after a drain); SIGHUP is read and
@@ -12,6 +13,9 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
+#include <time.h>
+
+#include "common/raw_syscall.hpp"
 
 namespace agent_run::collector {
 
@@ -36,7 +40,13 @@ inline sigset_t stop_signals() {
 inline bool connection_pending(int listen_fd) {
   if (listen_fd < 0) return false;
   pollfd p{listen_fd, POLLIN, 0};
-  return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+  timespec zero{0, 0};
+  constexpr long kKernelSigsetBytes = 8;
+  return raw_syscall(SYS_ppoll, long(&p), 1, long(&zero), 0, kKernelSigsetBytes) == 1 && (p.revents & POLLIN);
 }
+
+// The launcher passes the OTLP headers to the collector in this variable
+// ("key=value" lines), never on its command line, which ps shows.
+constexpr char kHeadersEntryPrefix[] = "AGENT_RUN_COLLECTOR_OTLP_HEADERS=";
 
 }  // namespace agent_run::collector

@@ -6,8 +6,6 @@
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -155,9 +153,9 @@ std::optional<std::string> start_collector(const CollectorLaunch& p, std::string
   std::string& headers = command->headers;
   std::vector<char*>& envp = command->envp;
   for (char** e = environ; e && *e; ++e)
-    if (std::strncmp(*e, kHeadersVariable, std::strlen(kHeadersVariable)) != 0) envp.push_back(*e);
+    if (std::strncmp(*e, collector::kHeadersEntryPrefix, std::strlen(collector::kHeadersEntryPrefix)) != 0) envp.push_back(*e);
   if (!p.otlp_headers.empty()) {
-    headers = kHeadersVariable;
+    headers = collector::kHeadersEntryPrefix;
     for (const auto& kv : p.otlp_headers) headers += kv + "\n";
     envp.push_back(&headers[0]);
   }
@@ -168,30 +166,21 @@ std::optional<std::string> start_collector(const CollectorLaunch& p, std::string
   command->plan.app_pid = app_pid;
   command->plan.title = fs::remembered_process_args();
 
-  auto give_up = [&](int fd1, int fd2) {
-    if (fd1 >= 0) ::close(fd1);
-    if (fd2 >= 0) ::close(fd2);
+  auto give_up = [&] {
     fs::remove_socket_and_dir(socket_path.c_str());
     return std::nullopt;
   };
-  const long listen_fd = fs::listen_on(socket_path.c_str());
-  if (listen_fd < 0) {
-    error = "cannot listen on " + socket_path + ": " + strerror_of(listen_fd);
-    return give_up(-1, -1);
+  fs::CollectorFds fds;
+  const char* failed = nullptr;
+  if (const long rc = fds.open(socket_path.c_str(), &failed); rc < 0) {
+    error = std::strcmp(failed, "listen") == 0
+                ? "cannot listen on " + socket_path + ": " + strerror_of(rc)
+                : std::string("cannot open /dev/null: ") + strerror_of(rc);
+    return give_up();
   }
-  int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (devnull < 0) {
-    error = std::string("cannot open /dev/null: ") + std::strerror(errno);
-    return give_up(int(listen_fd), -1);
-  }
-  // fd 2 is the launcher's stderr (the app's, after exec): the collector's
-  // channel for startup errors, which it replaces with /dev/null once it
-  // runs. A launcher started with fd 2 closed gives /dev/null.
-  const int err_fd = ::fcntl(2, F_GETFD) >= 0 && devnull != 2 && listen_fd != 2 ? 2 : devnull;
-  const int fds[] = {devnull, devnull, err_fd, int(listen_fd)};
   if (p.standby) {
     fs::InPlaceTarget standby;
-    standby.fds = fds;
+    standby.fds = fds.fds;
     standby.nfds = 4;
     standby.blocked = collector::stop_signal_bits();
     standby.run = fs::run_collector_standby;
@@ -200,7 +189,8 @@ std::optional<std::string> start_collector(const CollectorLaunch& p, std::string
     const long pid = fs::spawn_in_place(standby, &step);
     if (pid < 0) {
       error = std::string("cannot start the collector's standby (") + step + "): " + strerror_of(pid);
-      return give_up(int(listen_fd), devnull);
+      fds.close();
+      return give_up();
     }
     // The standby reads the command from here on, after this process's exec.
     (void)command.release();
@@ -209,7 +199,7 @@ std::optional<std::string> start_collector(const CollectorLaunch& p, std::string
     spawn.path = argv[0];
     spawn.argv = argv.data();
     spawn.envp = envp.data();
-    spawn.fds = fds;
+    spawn.fds = fds.fds;
     spawn.nfds = 4;
     // The signals the collector reads from a signalfd stay blocked across
     // execve: a SIGTERM or SIGHUP right after the exec waits for it instead
@@ -220,11 +210,11 @@ std::optional<std::string> start_collector(const CollectorLaunch& p, std::string
     if (spawn_detached(spawn, why) < 0) {
       // A collector that cannot be executed is a broken installation.
       error = why.rfind("cannot execute", 0) == 0 ? why + " (reinstall agent-run)" : why;
-      return give_up(int(listen_fd), devnull);
+      fds.close();
+      return give_up();
     }
   }
-  ::close(int(listen_fd));
-  ::close(devnull);
+  fds.close();
   return socket_path;
 }
 

@@ -45,10 +45,6 @@ struct CollectorLaunch {
   bool standby = false;
 };
 
-// The collector reads the OTLP headers from this variable (never from its
-// command line, which ps shows): "key=value" lines.
-constexpr const char kHeadersVariable[] = "AGENT_RUN_COLLECTOR_OTLP_HEADERS=";
-
 // The collector's argv for these settings, its path first, without the two
 // options each launch adds after the path: --socket=PATH and --app-pid=PID.
 // (A launch plan stores this: launch_plan_writer.hpp.)

@@ -19,6 +19,7 @@
 #include "launcher/exec_program.hpp"
 #include "launcher/file_util.hpp"
 #include "launcher/install_layout.hpp"
+#include "launcher/freestanding/program_search.hpp"
 #include "launcher/launch_plan_writer.hpp"
 #include "launcher/program_lookup.hpp"
 
@@ -96,7 +97,7 @@ int launch(const LaunchOptions& options, int out_fd, int err_fd) {
   auto err = [err_fd](const std::string& text) { write_all(err_fd, text); };
   const std::string& program = options.argv.at(0);
   const char* path_env = std::getenv("PATH");
-  ProgramLookup found = find_program(program, path_env ? path_env : "/usr/local/bin:/usr/bin:/bin");
+  ProgramLookup found = find_program(program, path_env ? path_env : freestanding::kDefaultSearchPath);
   if (found.exit_code != 0) {
     err("agent-run: " + found.error + "\n");
     return found.exit_code;

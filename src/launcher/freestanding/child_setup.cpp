@@ -4,7 +4,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 
-#include "launcher/freestanding/raw_syscall.hpp"
+#include "common/raw_syscall.hpp"
 
 #ifndef SYS_close_range
 #define SYS_close_range 436  // the same on every architecture

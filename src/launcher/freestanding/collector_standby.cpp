@@ -9,7 +9,7 @@
 
 #include "collector/handover.hpp"
 #include "launcher/freestanding/child_setup.hpp"
-#include "launcher/freestanding/raw_syscall.hpp"
+#include "common/raw_syscall.hpp"
 #include "launcher/freestanding/socket_dir.hpp"
 #include "launcher/freestanding/text.hpp"
 
@@ -37,13 +37,6 @@ const char* error_text(long err) {
     case ENOTDIR: return "Not a directory";
     default: return "cannot execve";
   }
-}
-
-// A connection in the listening socket's backlog, not accepted yet.
-bool connection_pending() {
-  pollfd p{kListenFd, POLLIN, 0};
-  timespec zero{0, 0};
-  return raw_syscall(SYS_ppoll, long(&p), 1, long(&zero), 0, kKernelSigsetBytes) == 1 && (p.revents & POLLIN);
 }
 
 // Becomes the collector (same pid, fds and signal mask). A stop signal read
@@ -109,7 +102,7 @@ void run_collector_standby(void* arg) {
   // drain). One that came in before the unlink still gets its collector,
   // which finds the app gone and drains at once.
   if (plan.socket_path) raw_syscall(SYS_unlinkat, AT_FDCWD, long(plan.socket_path), 0);
-  if (connection_pending()) exec_collector(plan, stop_signal);
+  if (collector::connection_pending(kListenFd)) exec_collector(plan, stop_signal);
   remove_socket_and_dir(plan.socket_path);
 }
 

@@ -7,7 +7,7 @@
 
 #include "launcher/freestanding/child_setup.hpp"
 #include "launcher/freestanding/raw_clone.hpp"
-#include "launcher/freestanding/raw_syscall.hpp"
+#include "common/raw_syscall.hpp"
 
 namespace agent_run::launcher::freestanding {
 

@@ -11,7 +11,7 @@
 #include <fcntl.h>
 #include <linux/stat.h>
 
-#include "launcher/freestanding/raw_syscall.hpp"
+#include "common/raw_syscall.hpp"
 #include "launcher/freestanding/text.hpp"
 
 #ifndef SYS_statx

@@ -4,7 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "launcher/freestanding/raw_syscall.hpp"
+#include "common/raw_syscall.hpp"
 #include "launcher/freestanding/text.hpp"
 
 namespace agent_run::launcher::freestanding {

@@ -7,6 +7,9 @@
 
 namespace agent_run::launcher::freestanding {
 
+// The search path when PATH is not set.
+constexpr char kDefaultSearchPath[] = "/usr/local/bin:/usr/bin:/bin";
+
 // True when `path` is a regular file (symlinks followed) we may execute.
 bool is_executable_file(const char* path);
 

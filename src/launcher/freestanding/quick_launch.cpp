@@ -13,7 +13,7 @@
 #include "launcher/freestanding/launch_plan_format.hpp"
 #include "launcher/freestanding/plan_match.hpp"
 #include "launcher/freestanding/program_search.hpp"
-#include "launcher/freestanding/raw_syscall.hpp"
+#include "common/raw_syscall.hpp"
 #include "launcher/freestanding/socket_dir.hpp"
 #include "launcher/freestanding/text.hpp"
 
@@ -22,14 +22,10 @@ namespace agent_run::launcher::freestanding {
 namespace {
 
 constexpr long kPathBytes = 4096;
-// launch.cpp's PATH when there is none.
-constexpr const char kDefaultPath[] = "/usr/local/bin:/usr/bin:/bin";
 constexpr const char kSocketVariable[] = "AGENT_RUN_COLLECTOR_SOCKET=";
-constexpr const char kHeadersVariable[] = "AGENT_RUN_COLLECTOR_OTLP_HEADERS=";
 // Named, so that they sit with the rest of the quick launch's data (see
 // launch_plan_format.hpp).
 constexpr char kPath[] = "PATH";
-constexpr char kDevNull[] = "/dev/null";
 constexpr char kSocketOption[] = "--socket=";
 constexpr char kAppPidOption[] = "--app-pid=";
 
@@ -202,7 +198,7 @@ long start_standby(char* const* envp, const PlanRange& plan, const ArgsArea& tit
   // any headers variable: a plan is never made when there are headers.
   at = 0;
   for (char* const* e = envp; *e; ++e)
-    if (!starts_with(*e, kHeadersVariable)) cenv[at++] = *e;
+    if (!starts_with(*e, collector::kHeadersEntryPrefix)) cenv[at++] = *e;
   cenv[at] = nullptr;
 
   standby->collector_argv = argv;
@@ -211,16 +207,12 @@ long start_standby(char* const* envp, const PlanRange& plan, const ArgsArea& tit
   standby->app_pid = int(pid);
   standby->title = title;
 
-  const long listen_fd = listen_on(path);
-  const long devnull = listen_fd < 0 ? -1 : raw_syscall(SYS_openat, AT_FDCWD, long(kDevNull), O_RDWR | O_CLOEXEC);
+  CollectorFds fds;
+  const char* failed = nullptr;
   long started = 0;
-  if (devnull >= 0) {
-    // fd 2 is our stderr (the app's, after exec): the collector's channel
-    // for startup errors. Closed: /dev/null.
-    const int err_fd = raw_syscall(SYS_fcntl, 2, F_GETFD) >= 0 && devnull != 2 && listen_fd != 2 ? 2 : int(devnull);
-    const int fds[] = {int(devnull), int(devnull), err_fd, int(listen_fd)};
+  if (fds.open(path, &failed) == 0) {
     InPlaceTarget target;
-    target.fds = fds;
+    target.fds = fds.fds;
     target.nfds = 4;
     target.blocked = collector::stop_signal_bits();
     target.run = run_collector_standby;
@@ -228,8 +220,7 @@ long start_standby(char* const* envp, const PlanRange& plan, const ArgsArea& tit
     const char* step = nullptr;
     started = spawn_in_place(target, &step);
   }
-  if (listen_fd >= 0) raw_syscall(SYS_close, listen_fd);
-  if (devnull >= 0) raw_syscall(SYS_close, devnull);
+  fds.close();
   if (started <= 0) {
     remove_socket_and_dir(path);
     return 0;
@@ -280,7 +271,7 @@ void quick_launch(long* sp) {
   }
   const char* path_env = env_value(envp, kPath);
   char* program = static_cast<char*>(arena.take(kPathBytes));
-  if (!search_program(argv[plan.program_index], path_env ? path_env : kDefaultPath, program, kPathBytes)) {
+  if (!search_program(argv[plan.program_index], path_env ? path_env : kDefaultSearchPath, program, kPathBytes)) {
     arena.unmap();
     return;
   }

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "launcher/freestanding/raw_syscall.hpp"
+#include "common/raw_syscall.hpp"
 #include "launcher/freestanding/text.hpp"
 
 namespace agent_run::launcher::freestanding {
@@ -18,6 +18,7 @@ constexpr int kBacklog = 4096;  // capped by net.core.somaxconn: every process o
 constexpr int kNameAttempts = 100;
 constexpr char kDirTemplate[] = "/agent-run-XXXXXX";  // named: see launch_plan_format.hpp
 constexpr char kSlash[] = "/";
+constexpr char kDevNull[] = "/dev/null";
 
 // Six name characters from the kernel's random bytes (or, without
 // getrandom, from the clock and the pid: the name only has to be free,
@@ -82,6 +83,32 @@ long listen_on(const char* socket_path) {
     return rc;
   }
   return fd;
+}
+
+long CollectorFds::open(const char* socket_path, const char** failed) {
+  listen_fd = listen_on(socket_path);
+  if (listen_fd < 0) {
+    *failed = "listen";
+    return listen_fd;
+  }
+  devnull = raw_syscall(SYS_openat, AT_FDCWD, long(kDevNull), O_RDWR | O_CLOEXEC);
+  if (devnull < 0) {
+    *failed = "open /dev/null";
+    const long rc = devnull;
+    close();
+    return rc;
+  }
+  const bool stderr_open = raw_syscall(SYS_fcntl, 2, F_GETFD) >= 0 && devnull != 2 && listen_fd != 2;
+  fds[0] = fds[1] = int(devnull);
+  fds[2] = stderr_open ? 2 : int(devnull);
+  fds[3] = int(listen_fd);
+  return 0;
+}
+
+void CollectorFds::close() {
+  if (listen_fd >= 0) raw_syscall(SYS_close, listen_fd);
+  if (devnull >= 0) raw_syscall(SYS_close, devnull);
+  listen_fd = devnull = -1;
 }
 
 void remove_socket_and_dir(const char* socket_path) {

@@ -27,6 +27,20 @@ long make_socket_dir(const char* base, char* socket_path);
 // 077): the fd, or -errno.
 long listen_on(const char* socket_path);
 
+// The descriptors the collector (or its standby) gets: 0 and 1 on
+// /dev/null, 2 the caller's stderr (the app's after the caller's exec: the
+// collector's channel for startup errors; /dev/null when it is closed), 3
+// the listening socket at `socket_path`. The caller closes its own copies
+// (all close-on-exec) with close() once the child has its own.
+struct CollectorFds {
+  int fds[4] = {-1, -1, -1, -1};
+  long listen_fd = -1;
+  long devnull = -1;
+  // 0, or -errno with `failed` naming the step: "listen" or "open /dev/null".
+  long open(const char* socket_path, const char** failed);
+  void close();
+};
+
 // Removes the socket and its directory (an empty directory only: a
 // collector's log with warnings stays).
 void remove_socket_and_dir(const char* socket_path);

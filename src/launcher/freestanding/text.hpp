@@ -1,13 +1,12 @@
 #pragma once
-// String helpers for freestanding code (see raw_syscall.hpp): no libc, and
+// String helpers for freestanding code (see common/raw_syscall.hpp): no libc, and
 // loops the compiler is told not to turn into libc calls (the quick launch's
 // objects are built with -fno-tree-loop-distribute-patterns -ffreestanding
 // and checked for undefined symbols). Internal linkage: every translation
 // unit gets its own copy, built with its own flags.
-#include <errno.h>
 #include <stddef.h>
 
-#include "launcher/freestanding/raw_syscall.hpp"
+#include "common/write_all.hpp"
 
 namespace agent_run::launcher::freestanding {
 namespace {
@@ -96,17 +95,9 @@ class Builder {
   bool ok_;
 };
 
-// Writes all of `s` to fd 2 (the app's stderr), giving up on an error: a
-// message must never stop a launch.
-[[maybe_unused]] void put_stderr(const char* s) {
-  for (long left = long(length(s)); left > 0;) {
-    const long n = raw_syscall(SYS_write, 2, long(s), left);
-    if (n == -EINTR) continue;
-    if (n <= 0) return;
-    s += n;
-    left -= n;
-  }
-}
+// Writes `s` to fd 2 (the app's stderr); an error is ignored: a message
+// must never stop a launch.
+[[maybe_unused]] void put_stderr(const char* s) { write_all(2, s, length(s)); }
 
 }  // namespace
 }  // namespace agent_run::launcher::freestanding

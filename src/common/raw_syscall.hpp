@@ -1,13 +1,15 @@
 #pragma once
 // System calls that touch no memory but the caller's stack: no errno, no
 // thread-local state, no libc. For code that runs before libc is set up
-// (the quick launch, quick_launch.cpp) or in a process that shares the
-// launcher's address space and thread pointer while the launcher still runs
-// (the collector's standby): glibc's wrappers write errno, which is the
-// launcher's errno there. Returns the kernel's result: >= 0, or -errno.
+// (the launcher's quick launch, src/launcher/freestanding/quick_launch.cpp)
+// or in a process that shares the launcher's address space and thread
+// pointer while the launcher still runs (the collector's standby): glibc's
+// wrappers write errno, which is the launcher's errno there; and for the
+// small helpers those share with the rest (write_all.hpp, the collector's
+// handover.hpp). Returns the kernel's result: >= 0, or -errno.
 #include <sys/syscall.h>
 
-namespace agent_run::launcher {
+namespace agent_run {
 
 #if defined(__x86_64__)
 inline long raw_syscall(long n, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0, long f = 0) {
@@ -37,4 +39,4 @@ inline long raw_syscall(long n, long a = 0, long b = 0, long c = 0, long d = 0, 
 #error "raw_syscall: add this architecture's system call sequence (see the x86_64 and aarch64 ones)"
 #endif
 
-}  // namespace agent_run::launcher
+}  // namespace agent_run
