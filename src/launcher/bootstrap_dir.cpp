@@ -93,7 +93,7 @@ std::string source_key(const std::vector<SourceFile>& files) {
 // Empty when missing or malformed.
 std::string build_fingerprint(const InstallLayout& layout) {
   std::string text, ignored;
-  if (!read_file(layout.share_dir + "/bootstrap.id", text, ignored)) return "";
+  if (!read_file(layout.bootstrap_id_file(), text, ignored)) return "";
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   if (text.empty() || text.size() > 64 ||
       text.find_first_not_of("0123456789abcdef") != std::string::npos)
@@ -136,6 +136,7 @@ bool ensure_bootstrap_dir(const InstallLayout& layout, const std::string& cache_
     return true;
   };
   std::string key = build_fingerprint(layout);
+  out.from_fingerprint = !key.empty();
   if (key.empty()) {
     if (!list_files()) return false;
     key = source_key(files);

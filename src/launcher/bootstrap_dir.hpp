@@ -25,6 +25,9 @@ struct BootstrapDir {
   std::string path;
   bool created = false;   // this launch generated it
   bool private_temp = false;  // fell back to a fresh private temp dir
+  // Named by the build's fingerprint (bootstrap.id), not by a listing of the
+  // installed files: a launch plan can check it by the file's identity.
+  bool from_fingerprint = false;
 };
 
 // The cache root: $XDG_CACHE_HOME/agent-run, else $HOME/.cache/agent-run.

@@ -13,6 +13,8 @@ struct InstallLayout {
   std::string libexec_dir;   // PREFIX/libexec/agent-run
   std::string bootstrap_source() const { return share_dir + "/bootstrap"; }
   std::string templates_dir() const { return share_dir + "/templates"; }
+  // The build's fingerprint of the bootstrap files (bootstrap_dir.cpp).
+  std::string bootstrap_id_file() const { return share_dir + "/bootstrap.id"; }
   std::string collector_executable() const { return libexec_dir + "/collector"; }
 };
 

@@ -171,9 +171,8 @@ int launch(const LaunchOptions& options, int out_fd, int err_fd) {
     }
     // Without the build's fingerprint the bootstrap's name comes from a
     // listing of its files, which a plan cannot check cheaply.
-    plannable = plannable && !boot.private_temp &&
-                ::access((layout.share_dir + "/bootstrap.id").c_str(), R_OK) == 0;
-    launch_plan.files.push_back(layout.share_dir + "/bootstrap.id");
+    plannable = plannable && !boot.private_temp && boot.from_fingerprint;
+    launch_plan.files.push_back(layout.bootstrap_id_file());
     launch_plan.dir_shapes.push_back(boot.path);  // Python may add __pycache__ to it
     launch_plan.files.push_back(boot.path + "/" + kBootstrapMarker);
     if (boot.private_temp)

@@ -16,6 +16,7 @@
 #include "launcher/file_util.hpp"
 #include "launcher/freestanding/file_identity.hpp"
 #include "launcher/freestanding/launch_plan_format.hpp"
+#include "launcher/freestanding/plan_match.hpp"
 
 extern char** environ;
 
@@ -57,14 +58,11 @@ struct StoredPlan {
 // The fields that name a launch: uid, arguments, directory, environment.
 std::string key_of(std::string_view plan) {
   std::string key;
-  for (size_t at = 0; at < plan.size();) {
-    const size_t nul = plan.find('\0', at);
-    if (nul == std::string_view::npos) break;
-    const char tag = plan[at];
-    if (tag == fs::tag::kUid || tag == fs::tag::kArg || tag == fs::tag::kCwd || tag == fs::tag::kEnvHash)
-      key.append(plan.substr(at, nul + 1 - at));
-    at = nul + 1;
-  }
+  fs::FieldReader fields(plan.data(), plan.data() + plan.size());
+  fs::Field f;
+  for (const char* at = plan.data(); fields.next(f); at = fields.position())
+    if (f.tag == fs::tag::kUid || f.tag == fs::tag::kArg || f.tag == fs::tag::kCwd || f.tag == fs::tag::kEnvHash)
+      key.append(at, size_t(fields.position() - at));
   return key;
 }
 
@@ -80,23 +78,16 @@ std::vector<StoredPlan> read_plans(const std::string& path) {
     if (::read(fd, text.data(), text.size()) != ssize_t(text.size())) text.clear();
   }
   ::close(fd);
-  const std::string magic = std::string(fs::kMagic) + '\0';
-  if (text.compare(0, magic.size(), magic) != 0) return plans;
-  // Split at each kBegin field; a plan without its end field is dropped.
-  size_t begin = std::string::npos;
-  for (size_t at = magic.size(); at <= text.size();) {
-    const size_t nul = at < text.size() ? text.find('\0', at) : std::string::npos;
-    const bool starts = nul != std::string::npos && text[at] == fs::tag::kBegin;
-    if (begin != std::string::npos && (starts || nul == std::string::npos)) {
-      std::string bytes = text.substr(begin, at - begin);
-      const std::string end_field = std::string(1, fs::tag::kEnd) + '\0';
-      if (bytes.size() >= end_field.size() && bytes.compare(bytes.size() - end_field.size(), end_field.size(), end_field) == 0)
-        plans.push_back({bytes, key_of(bytes)});
-      begin = std::string::npos;
-    }
-    if (nul == std::string::npos) break;
-    if (starts) begin = at;
-    at = nul + 1;
+  // The quick launch's own walk; a plan without its end field is dropped.
+  const char end_bytes[2] = {fs::tag::kEnd, '\0'};
+  const std::string_view end_field(end_bytes, 2);
+  fs::PlanWalker walker(text.data(), text.size());
+  const char* begin;
+  const char* end;
+  while (walker.next(begin, end)) {
+    const std::string_view bytes(begin, size_t(end - begin));
+    if (bytes.size() >= end_field.size() && bytes.substr(bytes.size() - end_field.size()) == end_field)
+      plans.push_back({std::string(bytes), key_of(bytes)});
   }
   return plans;
 }

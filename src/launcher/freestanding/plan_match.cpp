@@ -81,36 +81,48 @@ bool FieldReader::next(Field& f) {
   return f.tag != '\0';
 }
 
-bool find_plan(const char* file, size_t size, const LaunchInputs& in, PlanRange& out) {
-  if (size == 0 || file[size - 1] != '\0') return false;
-  const char* const end = file + size;
-  FieldReader reader(file, end);
+PlanWalker::PlanWalker(const char* file, size_t size) : reader_(file, file + size) {
   Field f;
-  if (!reader.next(f) || f.tag != kMagic[0] || !equal(f.text, kMagic + 1)) return false;
-  // Each plan: from its kBegin field to the next one.
-  const char* begin = nullptr;
-  bool version_ok = false;
-  for (;;) {
-    const char* at = reader.position();
-    const bool more = reader.next(f);
+  ok_ = reader_.next(f) && f.tag == kMagic[0] && equal(f.text, kMagic + 1);
+}
+
+bool PlanWalker::next(const char*& begin, const char*& end) {
+  Field f;
+  while (ok_) {
+    const char* at = reader_.position();
+    const bool more = reader_.next(f);
+    if (!more) ok_ = false;
     if (!more || f.tag == tag::kBegin) {
-      if (begin && version_ok) {
-        PlanRange r;
-        r.begin = begin;
-        r.end = at;
-        FieldReader fields(begin, at);
-        Field skip;
-        fields.next(skip);
-        if (fits(fields, in, r)) {
-          out = r;
-          return true;
-        }
+      const char* previous = begin_;
+      begin_ = more ? at : nullptr;
+      if (previous) {
+        begin = previous;
+        end = at;
+        return true;
       }
-      if (!more) return false;
-      begin = at;
-      version_ok = equal(f.text, in.version);
     }
   }
+  return false;
+}
+
+bool find_plan(const char* file, size_t size, const LaunchInputs& in, PlanRange& out) {
+  if (size == 0 || file[size - 1] != '\0') return false;
+  PlanWalker plans(file, size);
+  const char* begin;
+  const char* end;
+  while (plans.next(begin, end)) {
+    FieldReader fields(begin, end);
+    Field version;
+    fields.next(version);  // the kBegin field: the agent-run that wrote it
+    PlanRange r;
+    r.begin = begin;
+    r.end = end;
+    if (equal(version.text, in.version) && fits(fields, in, r)) {
+      out = r;
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace agent_run::launcher::freestanding

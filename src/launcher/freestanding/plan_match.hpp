@@ -25,6 +25,20 @@ class FieldReader {
   const char* end_;
 };
 
+// The plans of a plans file, in order, each from its kBegin field up to the
+// next one (after the kMagic field, which must be first). A field without
+// its NUL (a torn file) ends the walk: the plan it is in has no end field.
+class PlanWalker {
+ public:
+  PlanWalker(const char* file, size_t size);
+  bool next(const char*& begin, const char*& end);
+
+ private:
+  FieldReader reader_;
+  bool ok_ = false;
+  const char* begin_ = nullptr;  // the plan being walked, once its kBegin is seen
+};
+
 struct LaunchInputs {
   int argc = 0;
   char* const* argv = nullptr;
