@@ -33,7 +33,7 @@ import tempfile
 
 REAL_RUN_ONLY = ["_dl_new_object", "_dl_setup_hash", "___pthread_mutex_lock", "___pthread_mutex_unlock",
                  "_dl_add_to_namespace_list", "_dl_lookup_symbol_x", "do_lookup_x", "check_match", "_dl_name_match_p"]
-QUICK_LAUNCH = re.compile(r"freestanding|^agent_run_(entry|quick_launch|raw_clone)$|kVersionText|kHeadersEntryPrefix")
+QUICK_LAUNCH = re.compile(r"freestanding|^agent_run_(entry|quick_launch|raw_clone)$|kVersionText|9collectorL\d+k")
 ACCESS = re.compile(r"^\s*([ILSM])\s+([0-9a-f]+),")
 
 

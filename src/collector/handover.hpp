@@ -45,6 +45,11 @@ inline bool connection_pending(int listen_fd) {
   return raw_syscall(SYS_ppoll, long(&p), 1, long(&zero), 0, kKernelSigsetBytes) == 1 && (p.revents & POLLIN);
 }
 
+// The options every launch puts right after the collector's path (the rest
+// of its command line comes from the configuration, or from a launch plan).
+constexpr char kSocketOption[] = "--socket=";
+constexpr char kAppPidOption[] = "--app-pid=";
+
 // The launcher passes the OTLP headers to the collector in this variable
 // ("key=value" lines), never on its command line, which ps shows.
 constexpr char kHeadersEntryPrefix[] = "AGENT_RUN_COLLECTOR_OTLP_HEADERS=";

@@ -134,7 +134,8 @@ std::optional<std::string> start_collector(const CollectorLaunch& p, std::string
   // process's memory and must not allocate.
   std::vector<std::string>& args = command->args;
   args = collector_options(p);
-  args.insert(args.begin() + 1, {"--socket=" + socket_path, "--app-pid=" + std::to_string(app_pid)});
+  args.insert(args.begin() + 1,
+              {collector::kSocketOption + socket_path, collector::kAppPidOption + std::to_string(app_pid)});
   if (p.standby) {
     // The collector is exec'd later, by the standby: a broken installation is
     // still told at once, by the launcher.

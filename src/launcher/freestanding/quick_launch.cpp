@@ -8,12 +8,12 @@
 
 #include "agent_run/version.hpp"
 #include "collector/handover.hpp"
+#include "common/raw_syscall.hpp"
 #include "launcher/freestanding/collector_standby.hpp"
 #include "launcher/freestanding/detached_clone.hpp"
 #include "launcher/freestanding/launch_plan_format.hpp"
 #include "launcher/freestanding/plan_match.hpp"
 #include "launcher/freestanding/program_search.hpp"
-#include "common/raw_syscall.hpp"
 #include "launcher/freestanding/socket_dir.hpp"
 #include "launcher/freestanding/text.hpp"
 
@@ -26,8 +26,6 @@ constexpr const char kSocketVariable[] = "AGENT_RUN_COLLECTOR_SOCKET=";
 // Named, so that they sit with the rest of the quick launch's data (see
 // launch_plan_format.hpp).
 constexpr char kPath[] = "PATH";
-constexpr char kSocketOption[] = "--socket=";
-constexpr char kAppPidOption[] = "--app-pid=";
 
 // Memory from one anonymous mapping, handed out in order: only the pages
 // used are faulted in, and what the standby reads stays with it after our
@@ -181,8 +179,8 @@ long start_standby(char* const* envp, const PlanRange& plan, const ArgsArea& tit
 
   // The collector's argv: its path, --socket=, --app-pid=, the plan's options.
   const long pid = raw_syscall(SYS_getpid);
-  Builder(socket_arg, kSocketPathBytes + 16).add(kSocketOption).add(path);
-  Builder(pid_arg, 32).add(kAppPidOption).add_decimal(static_cast<unsigned long>(pid));
+  Builder(socket_arg, kSocketPathBytes + 16).add(collector::kSocketOption).add(path);
+  Builder(pid_arg, 32).add(collector::kAppPidOption).add_decimal(static_cast<unsigned long>(pid));
   unsigned long at = 0;
   FieldReader args(plan.begin, plan.end);
   while (args.next(f)) {
