@@ -12,11 +12,15 @@ import re
 import shutil
 import stat
 import subprocess
+import sys
 import time
 
 import pytest
 
 from conftest import AGENT_RUN, SYSTEM_PYTHON, clean_env
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "collector"))
+from collector_helpers import read_store  # noqa: E402
 
 QUICK = "launching from the plan"
 # How long after a config file changed a launch is planned again.
@@ -314,7 +318,8 @@ def test_a_quick_launch_starts_the_collectors_standby_and_spans_reach_the_store(
     deadline = time.monotonic() + 20
     pids = []
     while time.monotonic() < deadline and pid not in pids:
-        pids = [int(r["process.pid"]["intValue"]) for r, _ in store_spans(data / "traces")]
+        traces = data / "traces"
+        pids = [int(r["process.pid"]["intValue"]) for r, _ in read_store(str(traces))] if traces.exists() else []
         time.sleep(0.1)
     assert pid in pids, "no span from the quick-launched app (pid %d) in the store: %r" % (pid, pids)
     # The collector removes its socket and private directory when it is done.
@@ -323,19 +328,6 @@ def test_a_quick_launch_starts_the_collectors_standby_and_spans_reach_the_store(
         time.sleep(0.1)
     assert not os.path.exists(os.path.dirname(socket_path))
 
-
-def store_spans(traces):
-    """(resource attributes, span) of every span in the local store's files."""
-    out = []
-    if not traces.exists():
-        return out
-    for name in sorted(os.listdir(str(traces))):
-        if name.startswith("traces-") and name.endswith(".jsonl"):
-            for line in (traces / name).read_text().splitlines():
-                for rs in json.loads(line).get("resourceSpans", []):
-                    attrs = {a["key"]: a["value"] for a in rs["resource"]["attributes"]}
-                    out.extend((attrs, s) for ss in rs.get("scopeSpans", []) for s in ss.get("spans", []))
-    return out
 
 
 def test_a_repeated_name_or_an_entry_without_equals_is_handled_as_the_full_launcher_does(home, tmp_path):
