@@ -21,6 +21,7 @@ the launcher would give it (collector off).
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,7 +41,6 @@ def spawn_wait(argv, env, extra=None):
 
 def launch_environment(agent_run, env):
     """The whole environment agent-run gives the program it launches (it launches `env -0`)."""
-    import subprocess
     out = subprocess.run([agent_run, "/usr/bin/env", "-0"], env=env, capture_output=True, check=True).stdout
     return dict(entry.decode().split("=", 1) for entry in out.split(b"\0") if entry)
 
