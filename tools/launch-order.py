@@ -51,6 +51,22 @@ def touched_addresses(agent_run, argv_tail, env, work):
     return list(code), list(data)
 
 
+def socket_dirs():
+    """The collector's private socket directories of this user in the places a launch makes them."""
+    found = set()
+    for base in ("/dev/shm", "/tmp"):
+        try:
+            names = os.listdir(base)
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(base, name)
+            if name.startswith("agent-run-") and len(name) == len("agent-run-XXXXXX") and \
+                    os.lstat(path).st_uid == os.getuid() and os.path.isdir(path):
+                found.add(path)
+    return found
+
+
 def symbols(agent_run):
     """Sorted (start, end, name) of the executable's sized symbols."""
     out = subprocess.run(["nm", "--defined-only", "-S", agent_run], capture_output=True, text=True,
@@ -86,6 +102,10 @@ def main():
     env["HOME"] = home
 
     subprocess.run([agent_run, noexec], env=env, stderr=subprocess.DEVNULL)  # creates the bootstrap directory
+    # Under valgrind the collector's standby cannot start (valgrind refuses
+    # its clone flags) and its private socket directory stays behind: the
+    # ones these runs leave are removed at the end.
+    before = socket_dirs()
     code, data = [], []
     for tail, extra in (([noexec], {}), ([noexec], {"AGENT_RUN_COLLECTOR_ENABLED": "false"}),
                         (["--disable", noexec], {}), (["--version"], {})):
@@ -93,6 +113,13 @@ def main():
         code += c
         data += d
     subprocess.run(["rm", "-rf", work])
+    with open("/proc/net/unix") as f:
+        bound = {line.split()[-1] for line in f if len(line.split()) >= 8}
+    for d in socket_dirs() - before:
+        sock = os.path.join(d, "collector.sock")
+        if os.listdir(d) == ["collector.sock"] and sock not in bound:  # nobody's: another launch's is bound
+            os.unlink(sock)
+            os.rmdir(d)
 
     table = symbols(agent_run)
     starts = [s for s, _, _ in table]
