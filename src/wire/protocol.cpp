@@ -22,7 +22,6 @@ const char* to_string(DecodeError e) {
 namespace {
 
 enum ValueTag : uint8_t { kString = 1, kInt = 2, kDouble = 3, kBool = 4 };
-constexpr size_t kFixedSpanBytes = 16 + 8 + 8 + 4 + 8 + 8 + 4;  // ids, flags/kind/status/reserved, times, dropped
 
 inline size_t clamp_len(size_t n) { return n > kMaxString ? kMaxString : n; }
 
@@ -62,12 +61,13 @@ inline void copy_bytes(uint8_t* p, const char* s, size_t n) {
   }
 }
 
-inline uint8_t* put_str(uint8_t* p, const std::string& s) {
-  size_t n = clamp_len(s.size());
+inline uint8_t* put_str(uint8_t* p, const char* s, size_t size) {
+  size_t n = clamp_len(size);
   p = put_u32(p, uint32_t(n));
-  copy_bytes(p, s.data(), n);
+  copy_bytes(p, s, n);
   return p + n;
 }
+inline uint8_t* put_str(uint8_t* p, const std::string& s) { return put_str(p, s.data(), s.size()); }
 
 inline size_t attr_size(const Attribute& a) {
   size_t n = 4 + clamp_len(a.key.size()) + 1;
@@ -191,7 +191,7 @@ DecodeError read_attrs(Reader& r, std::vector<Attribute>& out) {
 // ---- encoding ---------------------------------------------------------------
 
 size_t encoded_span_size(const Span& s) {
-  size_t n = kFixedSpanBytes;
+  size_t n = kSpanHeadBytes;
   n += 4 + clamp_len(s.name.size());
   n += 4 + clamp_len(s.status_message.size());
   n += attrs_size(s.attributes);
@@ -205,18 +205,10 @@ size_t encoded_span_size(const Span& s) {
 }
 
 uint8_t* encode_span(const Span& s, uint8_t* p) {
-  std::memcpy(p, s.trace_id, 16); p += 16;
-  std::memcpy(p, s.span_id, 8); p += 8;
-  std::memcpy(p, s.parent_span_id, 8); p += 8;
-  p = put_u8(p, s.trace_flags);
-  p = put_u8(p, uint8_t(s.kind));
-  p = put_u8(p, uint8_t(s.status_code));
-  p = put_u8(p, 0);
-  p = put_u64(p, s.start_unix_nano);
-  p = put_u64(p, s.end_unix_nano);
   uint32_t dropped = s.dropped_attributes_count;
   if (s.attributes.size() > kMaxAttributes) dropped += uint32_t(s.attributes.size() - kMaxAttributes);
-  p = put_u32(p, dropped);
+  p = put_span_head(p, SpanHead{s.trace_id, s.span_id, s.parent_span_id, s.trace_flags, s.kind, s.status_code,
+                                s.start_unix_nano, s.end_unix_nano, dropped});
   p = put_str(p, s.name);
   p = put_str(p, s.status_message);
   p = put_attrs(p, s.attributes);
@@ -229,6 +221,30 @@ uint8_t* encode_span(const Span& s, uint8_t* p) {
     p = put_attrs(p, e.attributes);
   }
   return p;
+}
+
+uint8_t* put_span_head(uint8_t* p, const SpanHead& h) {
+  std::memcpy(p, h.trace_id, 16); p += 16;
+  std::memcpy(p, h.span_id, 8); p += 8;
+  std::memcpy(p, h.parent_span_id, 8); p += 8;
+  p = put_u8(p, h.trace_flags);
+  p = put_u8(p, uint8_t(h.kind));
+  p = put_u8(p, uint8_t(h.status_code));
+  p = put_u8(p, 0);
+  p = put_u64(p, h.start_unix_nano);
+  p = put_u64(p, h.end_unix_nano);
+  return put_u32(p, h.dropped_attributes_count);
+}
+
+uint8_t* put_string(uint8_t* p, const char* data, size_t length) { return put_str(p, data, length); }
+
+uint8_t* put_count(uint8_t* p, uint32_t count) { return put_u32(p, count); }
+
+uint8_t* put_string_attribute(uint8_t* p, const char* key, size_t key_length, const char* value,
+                              size_t value_length) {
+  p = put_str(p, key, key_length);
+  p = put_u8(p, kString);
+  return put_str(p, value, value_length);
 }
 
 void append_span(const Span& span, std::string& out) {
@@ -364,7 +380,7 @@ DecodeError decode_health(const uint8_t* data, size_t size, Health& out) {
 
 DecodeError decode_span(const uint8_t* data, size_t size, Span& s) {
   Reader r{data, data + size};
-  if (r.left() < kFixedSpanBytes) return DecodeError::Truncated;
+  if (r.left() < kSpanHeadBytes) return DecodeError::Truncated;
   r.bytes(s.trace_id, 16);
   r.bytes(s.span_id, 8);
   r.bytes(s.parent_span_id, 8);

@@ -83,6 +83,33 @@ size_t encoded_span_size(const Span& span);
 uint8_t* encode_span(const Span& span, uint8_t* out);
 void append_span(const Span& span, std::string& out);
 
+// An encoded span written field by field, for a recorder that keeps no Span
+// (the sqlite3 client spans): the same bytes encode_span() writes for a span
+// with these fields. The caller sizes the buffer: kSpanHeadBytes, then
+// encoded_string_size() of the name and of the status message, 4 for the
+// attribute count, the attributes, and 4 for the event count.
+struct SpanHead {
+  const uint8_t* trace_id;        // 16 bytes
+  const uint8_t* span_id;         // 8
+  const uint8_t* parent_span_id;  // 8
+  uint8_t trace_flags;
+  SpanKind kind;
+  StatusCode status_code;
+  uint64_t start_unix_nano;
+  uint64_t end_unix_nano;
+  uint32_t dropped_attributes_count = 0;
+};
+constexpr size_t kSpanHeadBytes = 16 + 8 + 8 + 4 + 8 + 8 + 4;
+inline size_t encoded_string_size(size_t length) { return 4 + (length > kMaxString ? kMaxString : length); }
+inline size_t encoded_string_attribute_size(size_t key_length, size_t value_length) {
+  return encoded_string_size(key_length) + 1 + encoded_string_size(value_length);
+}
+uint8_t* put_span_head(uint8_t* out, const SpanHead& head);
+uint8_t* put_string(uint8_t* out, const char* data, size_t length);
+uint8_t* put_count(uint8_t* out, uint32_t count);          // of attributes or events
+uint8_t* put_string_attribute(uint8_t* out, const char* key, size_t key_length, const char* value,
+                              size_t value_length);
+
 void write_header(uint8_t* out, MessageType type, uint32_t payload_length);
 // Complete messages (header + payload), appended to `out`.
 void append_hello(const Hello& hello, std::string& out);

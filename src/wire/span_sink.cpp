@@ -384,18 +384,19 @@ void SpanSink::configure(const SinkOptions& options) try {
   // Out of memory copying the options: the sink stays as it was.
 }
 
-bool SpanSink::submit(const Span& span) {
-  State& s = state();
-  size_t n = 4 + encoded_span_size(span);
-  std::lock_guard<std::mutex> lock(s.mu);
+namespace {
+
+// Room for one record of `n` bytes (its length prefix included) at the end
+// of the front buffer, or null with the drop counted. Called with mu held.
+uint8_t* reserve_record(State& s, size_t n) {
   s.stats.submitted++;
   if (!s.configured || s.opts.socket_path.empty() || s.stopping || s.collector_down) {
     s.stats.dropped_no_collector++;
-    return false;
+    return nullptr;
   }
   if (n + 4 > kMaxPayload || n > s.capacity) {
     s.stats.dropped_too_large++;
-    return false;
+    return nullptr;
   }
   if (!s.front) {
     s.front.reset(new (std::nothrow) uint8_t[s.capacity]);
@@ -404,27 +405,47 @@ bool SpanSink::submit(const Span& span) {
       s.front.reset();
       s.back.reset();
       s.stats.dropped_buffer_full++;
-      return false;
+      return nullptr;
     }
   }
   if (!s.thread_running && !start_thread(s)) {
     s.stats.dropped_no_collector++;
-    return false;
+    return nullptr;
   }
   if (s.front_used + n > s.capacity) {
     s.stats.dropped_buffer_full++;
-    return false;
+    return nullptr;
   }
   uint8_t* p = s.front.get() + s.front_used;
   uint32_t len = uint32_t(n - 4);
   p[0] = uint8_t(len); p[1] = uint8_t(len >> 8); p[2] = uint8_t(len >> 16); p[3] = uint8_t(len >> 24);
-  encode_span(span, p + 4);
   s.front_used += n;
   s.front_count++;
   if (!s.flush_requested && s.front_used > std::min(s.capacity / 2, kFlushAtBytes)) {
     s.flush_requested = true;
     s.wake.notify_one();
   }
+  return p + 4;
+}
+
+}  // namespace
+
+bool SpanSink::submit(const Span& span) {
+  State& s = state();
+  size_t n = 4 + encoded_span_size(span);
+  std::lock_guard<std::mutex> lock(s.mu);
+  uint8_t* p = reserve_record(s, n);
+  if (p == nullptr) return false;
+  encode_span(span, p);
+  return true;
+}
+
+bool SpanSink::submit_encoded(const uint8_t* record, size_t size) {
+  State& s = state();
+  std::lock_guard<std::mutex> lock(s.mu);
+  uint8_t* p = reserve_record(s, 4 + size);
+  if (p == nullptr) return false;
+  std::memcpy(p, record, size);
   return true;
 }
 

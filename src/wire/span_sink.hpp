@@ -40,6 +40,8 @@ class SpanSink {
   static SpanSink& instance();
   void configure(const SinkOptions& options);
   bool submit(const Span& span);  // false: dropped (and counted)
+  // The same for a span already encoded (encode_span's bytes, see SpanHead).
+  bool submit_encoded(const uint8_t* record, size_t size);
   SinkStats stats() const;
   void flush_and_stop(uint32_t timeout_ms);  // at interpreter exit
   // Asks the flusher to send what is buffered now (does not wait).

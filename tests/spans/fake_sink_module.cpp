@@ -9,6 +9,7 @@
 
 #include "hook/registration.hpp"
 #include "hook/spans/traceparent.hpp"
+#include "wire/protocol.hpp"
 #include "wire/span_sink.hpp"
 
 namespace agent_run::wire {
@@ -29,6 +30,13 @@ bool SpanSink::submit(const Span& span) {
   ++g_stats.submitted;
   g_spans.push_back(span);
   return true;
+}
+// Spans the recorders encoded themselves are decoded by the collector's
+// decoder: what they wrote is what the collector will read.
+bool SpanSink::submit_encoded(const uint8_t* record, size_t size) {
+  Span span;
+  if (decode_span(record, size, span) != DecodeError::Ok) return false;
+  return submit(span);
 }
 SinkStats SpanSink::stats() const { return g_stats; }
 void SpanSink::flush_and_stop(uint32_t) {}

@@ -163,10 +163,25 @@ def test_db_span_sanitized_raw_off():
     assert req["name"] == "req"
     for s in (a, b, c):
         assert s["parent_span_id"] == parent.span_id and s["kind"] == 3
+        assert s["trace_id"] == req["trace_id"] and s["flags"] == 1
         assert s["attributes"]["db.system"] == "sqlite"
+        assert req["start"] <= s["start"] <= s["end"] <= req["end"]
+    assert len({a["span_id"], b["span_id"], c["span_id"], req["span_id"]}) == 4
+    # A statement that returned is encoded natively, field by field (the fast path).
     assert a["name"] == "SELECT" and a["attributes"]["db.statement"] == "SELECT * FROM t WHERE name = ?"
+    assert a["attributes"]["db.operation"] == "SELECT" and len(a["attributes"]) == 3
+    assert a["status"] == 0 and a["status_message"] == "" and a["events"] == []
     assert b["attributes"]["db.statement"] == "SELECT * FROM t WHERE name = 'bob'"
     assert "db.statement" not in c["attributes"] and c["name"] == "INSERT" and c["status"] == 2
+
+
+def test_db_span_without_a_current_span_is_a_root():
+    h.db_span(h.monotonic_ns(), "sqlite", "select 1")
+    h.db_span(h.monotonic_ns(), "sqlite", "select 1")
+    a, b = h.drain()
+    for s in (a, b):
+        assert s["parent_span_id"] == "0" * 16 and s["trace_id"] != "0" * 32 and s["name"] == "SELECT"
+    assert a["trace_id"] != b["trace_id"]
 
 
 def test_configure_reads_settings_and_socket(monkeypatch):

@@ -45,6 +45,38 @@ TEST_CASE("a span survives encode and decode unchanged") {
   CHECK(std::get<bool>(out.attributes[3].value) == true);
 }
 
+TEST_CASE("a span written field by field is the bytes encode_span writes for it") {
+  Span in;
+  for (int i = 0; i < 16; ++i) in.trace_id[i] = uint8_t(i + 1);
+  for (int i = 0; i < 8; ++i) in.span_id[i] = uint8_t(0x40 + i);
+  for (int i = 0; i < 8; ++i) in.parent_span_id[i] = uint8_t(0x80 + i);
+  in.trace_flags = 1;
+  in.kind = SpanKind::Client;
+  in.name = "SELECT";
+  in.start_unix_nano = 1700000000123456789ull;
+  in.end_unix_nano = in.start_unix_nano + 2500;
+  in.attributes = {{"db.system", std::string("sqlite")}, {"db.statement", std::string(70000, 'x')}};
+  std::string expected;
+  append_span(in, expected);
+
+  std::string out(expected.size() + 64, '\0');
+  const std::string& statement = std::get<std::string>(in.attributes[1].value);
+  size_t size = kSpanHeadBytes + encoded_string_size(in.name.size()) + encoded_string_size(0) + 4 +
+                encoded_string_attribute_size(9, 6) + encoded_string_attribute_size(12, statement.size()) + 4;
+  auto* p = reinterpret_cast<uint8_t*>(&out[0]);
+  uint8_t* end = put_span_head(p, SpanHead{in.trace_id, in.span_id, in.parent_span_id, in.trace_flags, in.kind,
+                                           in.status_code, in.start_unix_nano, in.end_unix_nano});
+  end = put_string(end, in.name.data(), in.name.size());
+  end = put_string(end, "", 0);
+  end = put_count(end, 2);
+  end = put_string_attribute(end, "db.system", 9, "sqlite", 6);
+  end = put_string_attribute(end, "db.statement", 12, statement.data(), statement.size());  // cut at 64 KiB, as encode_span
+  end = put_count(end, 0);
+  REQUIRE(size_t(end - p) == size);
+  REQUIRE(size == expected.size());
+  CHECK(out.compare(0, size, expected) == 0);
+}
+
 TEST_CASE("a SPANS message decodes to its spans, in order") {
   std::vector<Span> spans = {wire_test::sample_span(1), wire_test::sample_span(2), wire_test::sample_span(3)};
   std::string msg;

@@ -7,6 +7,7 @@
 #include "hook/spans/ids.hpp"
 #include "hook/spans/span.hpp"
 #include "hook/spans/sql_sanitizer.hpp"
+#include "wire/protocol.hpp"
 
 namespace agent_run::spans {
 namespace {
@@ -17,7 +18,29 @@ namespace {
 struct StatementInfo {
   std::string text;       // sanitized, raw (truncated) or empty (off)
   std::string operation;  // "SELECT"...
+  // db.operation and db.statement (those not empty) as encoded wire
+  // attributes, and how many: what every span of this statement carries.
+  std::string encoded_attributes;
+  uint32_t encoded_count = 0;
 };
+
+void append_string_attribute(std::string& out, std::string_view key, std::string_view value) {
+  size_t old = out.size();
+  out.resize(old + wire::encoded_string_attribute_size(key.size(), value.size()));
+  wire::put_string_attribute(reinterpret_cast<uint8_t*>(&out[old]), key.data(), key.size(), value.data(),
+                             value.size());
+}
+
+void encode_attributes(StatementInfo& info) {
+  if (!info.operation.empty()) {
+    append_string_attribute(info.encoded_attributes, "db.operation", info.operation);
+    ++info.encoded_count;
+  }
+  if (!info.text.empty()) {
+    append_string_attribute(info.encoded_attributes, "db.statement", info.text);
+    ++info.encoded_count;
+  }
+}
 
 struct StatementCache {
   std::unordered_map<PyObject*, StatementInfo> map;
@@ -50,6 +73,7 @@ struct StatementCache {
     info.operation = sql_operation(sv);
     if (mode == DbStatementMode::Sanitized) info.text = sanitize_sql(sv, max_length);
     else if (mode == DbStatementMode::Raw) info.text = std::string(sv.substr(0, utf8_cut(sv, max_length)));
+    encode_attributes(info);
     if (map.size() >= kMax) clear();
     Py_INCREF(statement);
     return &map.emplace(statement, std::move(info)).first->second;
@@ -83,9 +107,49 @@ inline void set_attr(wire::Span& span, size_t i, std::string_view key, std::stri
 
 }  // namespace
 
+namespace {
+
+// The span of a statement that returned, encoded straight into a buffer
+// reused under the GIL and handed to the sink: no Span, no attribute strings.
+// The bytes are those the general path below encodes for the same span.
+void submit_statement_span(std::string_view db_system, const StatementInfo* info, uint64_t start_mono,
+                           uint64_t end_mono) {
+  static std::string* buffer = new std::string();  // never destroyed: spans may end at exit
+  uint8_t trace_id[16], parent_span_id[8] = {}, span_id[8], flags = 1;
+  if (!current_parent(trace_id, parent_span_id, &flags)) new_trace_id(trace_id);
+  new_span_id(span_id);
+  std::string_view name = info != nullptr && !info->operation.empty() ? std::string_view(info->operation) : db_system;
+  size_t size = wire::kSpanHeadBytes + wire::encoded_string_size(name.size()) + wire::encoded_string_size(0) + 4 +
+                wire::encoded_string_attribute_size(9, db_system.size()) +
+                (info != nullptr ? info->encoded_attributes.size() : 0) + 4;
+  if (buffer->size() < size) buffer->resize(size);
+  uint8_t* p = reinterpret_cast<uint8_t*>(&(*buffer)[0]);
+  uint64_t start = to_unix_ns(start_mono);
+  p = wire::put_span_head(p, wire::SpanHead{trace_id, span_id, parent_span_id, flags, wire::SpanKind::Client,
+                                            wire::StatusCode::Unset, start, start + (end_mono - start_mono)});
+  p = wire::put_string(p, name.data(), name.size());
+  p = wire::put_string(p, "", 0);  // status message
+  p = wire::put_count(p, 1 + (info != nullptr ? info->encoded_count : 0));
+  p = wire::put_string_attribute(p, "db.system", 9, db_system.data(), db_system.size());
+  if (info != nullptr) {
+    std::memcpy(p, info->encoded_attributes.data(), info->encoded_attributes.size());
+    p += info->encoded_attributes.size();
+  }
+  wire::put_count(p, 0);  // events
+  submit_encoded(reinterpret_cast<const uint8_t*>(buffer->data()), size);
+}
+
+}  // namespace
+
 void ClientSpan::finish_db(const char* db_system, PyObject* statement, PyObject* exc, uint64_t end_mono) {
   if (end_mono == 0) end_mono = monotonic_ns();
   if (start_mono == 0 || start_mono > end_mono) start_mono = end_mono;
+  const StatementInfo* info =
+      statement != nullptr && PyUnicode_Check(statement) ? cache().get(statement) : nullptr;
+  if (exc == nullptr) {
+    submit_statement_span(db_system, info, start_mono, end_mono);
+    return;
+  }
   wire::Span local;
   bool use_scratch = !g_scratch_busy;
   if (use_scratch && g_scratch == nullptr) g_scratch = new wire::Span();
@@ -104,8 +168,6 @@ void ClientSpan::finish_db(const char* db_system, PyObject* statement, PyObject*
   span.status_message.clear();
   span.dropped_attributes_count = 0;
   size_t n = 0;
-  const StatementInfo* info =
-      statement != nullptr && PyUnicode_Check(statement) ? cache().get(statement) : nullptr;
   set_attr(span, n++, "db.system", db_system);
   if (info != nullptr && !info->operation.empty()) {
     span.name.assign(info->operation);

@@ -83,6 +83,7 @@ std::string truncate(std::string s);
 
 // Everything that leaves: counted here and handed to the sink.
 void submit(const wire::Span& span);
+void submit_encoded(const uint8_t* record, size_t size);  // a span encoded as wire::encode_span does
 uint64_t spans_ended();
 
 // A client span recorded by a native handler: begin() in the handler's

@@ -273,6 +273,11 @@ void submit(const wire::Span& span) {
   wire::SpanSink::instance().submit(span);
 }
 
+void submit_encoded(const uint8_t* record, size_t size) {
+  g_ended.fetch_add(1, std::memory_order_relaxed);
+  wire::SpanSink::instance().submit_encoded(record, size);
+}
+
 uint64_t spans_ended() { return g_ended.load(std::memory_order_relaxed); }
 
 SpanObject* new_span(std::string name, wire::SpanKind kind, SpanObject* parent, const char* traceparent,
