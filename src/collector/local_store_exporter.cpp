@@ -77,10 +77,9 @@ class LocalStoreExporter : public Exporter {
 
   void export_batch(SpanBatch&& batch) override {
     if (batch.empty()) return;
-    line_.clear();
-    append_otlp_json_line(batch, line_);
-    if (size_ > 0 && size_ + line_.size() > max_bytes_) rotate();
-    if (fd_ < 0 || !write_all(line_)) {
+    size_t n = write_otlp_json_line(batch, line_);
+    if (size_ > 0 && size_ + n > max_bytes_) rotate();
+    if (fd_ < 0 || !write_all(line_.data(), n)) {
       stats_.dropped_spans += batch.size();
       if (!write_error_logged_) {
         write_error_logged_ = true;
@@ -89,7 +88,7 @@ class LocalStoreExporter : public Exporter {
       }
       return;
     }
-    size_ += line_.size();
+    size_ += n;
     stats_.exported_spans += batch.size();
     stats_.requests++;
   }
@@ -180,10 +179,10 @@ class LocalStoreExporter : public Exporter {
     }
   }
 
-  bool write_all(const std::string& s) {
+  bool write_all(const char* data, size_t size) {
     size_t off = 0;
-    while (off < s.size()) {
-      ssize_t n = ::write(fd_, s.data() + off, s.size() - off);
+    while (off < size) {
+      ssize_t n = ::write(fd_, data + off, size - off);
       if (n < 0) {
         if (errno == EINTR) continue;
         return false;
@@ -199,7 +198,7 @@ class LocalStoreExporter : public Exporter {
   int fd_ = -1;
   uint64_t index_ = 0;
   uint64_t size_ = 0;
-  std::string line_;
+  std::string line_;  // the OTLP JSON line of a batch: a buffer reused, never shrunk
   ExporterStats stats_;
   bool write_error_logged_ = false;
 };

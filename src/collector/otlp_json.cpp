@@ -18,8 +18,14 @@ namespace {
 // of line in libstdc++ and dominated the profile).
 class Writer {
  public:
-  explicit Writer(std::string& s) : s_(s), len_(s.size()) {}
-  ~Writer() { s_.resize(len_); }
+  // Appends to s. keep_size: writes from s's start and never shrinks it, so a
+  // buffer reused for every batch is zero-filled (by resize) only when it grows.
+  explicit Writer(std::string& s, bool keep_size = false)
+      : s_(s), len_(keep_size ? 0 : s.size()), keep_size_(keep_size) {}
+  ~Writer() {
+    if (!keep_size_) s_.resize(len_);
+  }
+  size_t length() const { return len_; }
   inline char* need(size_t n) {
     if (len_ + n > s_.size()) s_.resize(std::max(s_.size() * 2, len_ + n + 4096));
     return &s_[len_];
@@ -56,6 +62,7 @@ class Writer {
  private:
   std::string& s_;
   size_t len_;
+  bool keep_size_;
 };
 
 // true: the byte must be escaped in a JSON string.
@@ -254,8 +261,9 @@ void append_json_string(std::string& out, const std::string& s) {
   w.string(s);
 }
 
-void append_otlp_json_line(const SpanBatch& batch, std::string& out) {
-  Writer w(out);
+namespace {
+
+void otlp_json_line(const SpanBatch& batch, Writer& w) {
   w.lit("{\"resourceSpans\":[");
   auto groups = batch.by_resource();
   bool first_group = true;
@@ -277,6 +285,19 @@ void append_otlp_json_line(const SpanBatch& batch, std::string& out) {
     w.lit("]}]}");
   }
   w.lit("]}\n");
+}
+
+}  // namespace
+
+void append_otlp_json_line(const SpanBatch& batch, std::string& out) {
+  Writer w(out);
+  otlp_json_line(batch, w);
+}
+
+size_t write_otlp_json_line(const SpanBatch& batch, std::string& buffer) {
+  Writer w(buffer, true);
+  otlp_json_line(batch, w);
+  return w.length();
 }
 
 }  // namespace agent_run::collector

@@ -16,6 +16,10 @@ namespace agent_run::collector {
 
 // Appends {"resourceSpans":[...]} and a newline.
 void append_otlp_json_line(const SpanBatch& batch, std::string& out);
+// The same line written at the start of `buffer`, which grows when needed and
+// is never shrunk (its bytes past the returned length are left from earlier
+// lines): a buffer reused for every batch is not zero-filled again each time.
+size_t write_otlp_json_line(const SpanBatch& batch, std::string& buffer);
 
 // Helpers, exposed for the console exporter and tests.
 void append_json_string(std::string& out, const std::string& s);  // with quotes; input must be valid UTF-8
