@@ -93,6 +93,14 @@ def collectors():
     return out
 
 
+def cpu_idle_busy():
+    """(idle, busy) jiffies of the whole machine so far (/proc/stat's cpu line)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + v[4]  # idle, iowait
+    return idle, sum(v[:8]) - idle
+
+
 def one_run(traced, duration, home):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENT_RUN_", "PYTHON"))}
@@ -111,8 +119,10 @@ def one_run(traced, duration, home):
         watched = workers + collectors()
         before = {p: cpu_ticks(p) for p in watched}
         wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        machine_before = cpu_idle_busy()
         out = subprocess.run(["wrk", "-t2", "-c16", "-d%ds" % duration, url], capture_output=True, text=True).stdout
         wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        machine_after = cpu_idle_busy()
         after = {p: cpu_ticks(p) for p in watched}
         rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
         requests = int(re.search(r"(\d+) requests in", out).group(1))
@@ -124,7 +134,10 @@ def one_run(traced, duration, home):
                "collector": us_per_request([p for p in watched if p not in workers], 0) +
                us_per_request([p for p in watched if p not in workers], 1),
                "wrk": ((wrk_after.ru_utime + wrk_after.ru_stime) - (wrk_before.ru_utime + wrk_before.ru_stime))
-               / requests * 1e6}
+               / requests * 1e6,
+               # Whether the machine was saturated: idle CPU during the run, in percent of all CPU time.
+               "machine_idle_pct": 100.0 * (machine_after[0] - machine_before[0]) /
+               max(1, sum(machine_after) - sum(machine_before))}
         return rps, rss, cpu
     finally:
         proc.send_signal(signal.SIGTERM)
