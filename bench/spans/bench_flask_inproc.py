@@ -10,15 +10,16 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from flask_app import app  # noqa: E402
-
+# gunicorn's module first, as in a gunicorn worker (the app is loaded after it).
 try:
     import gunicorn.app.base as base
     from _agent_run.plugins import wsgi as _w  # noqa: F401
     traced = True
 except ImportError:
     traced = False
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from flask_app import app  # noqa: E402
 
 
 def environ():

@@ -254,6 +254,7 @@ def test_flask_route_and_exception(server, tmp_path):
         wait_for_port(port, proc, timeout=60)
         assert get(port, "/users/42")[0] == 200
         assert get(port, "/boom")[0] == 500
+        assert get(port, "/wsgi_app") == (200, b"flask's own")
         # The flusher ships them while the workers live (no --enable-threads
         # needed). Stopping right away could kill a worker between sending the
         # response and closing it, before its server span ends (uWSGI's
@@ -263,7 +264,8 @@ def test_flask_route_and_exception(server, tmp_path):
         stop_process(proc, timeout=30)
         log.close()
     servers = {attrs(s)["url.path"]: s for _, s in spans if s.get("kind") == 2}
-    assert set(servers) == {"/users/42", "/boom"}
+    assert set(servers) == {"/users/42", "/boom", "/wsgi_app"}
+    assert servers["/wsgi_app"]["name"] == "GET /wsgi_app"
     ok, bad = servers["/users/42"], servers["/boom"]
     assert ok["name"] == "GET /users/<int:uid>" and attrs(ok)["http.route"] == "/users/<int:uid>"
     kids = [s for _, s in spans if s.get("parentSpanId") == ok["spanId"]]

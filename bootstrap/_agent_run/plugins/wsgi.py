@@ -15,10 +15,14 @@ Where the app is wrapped (zero code, docs/spans.md):
   function gets its `__code__` replaced by a trampoline (so uWSGI's own
   reference calls the wrapper), an instance gets its class's `__call__`
   wrapped for that instance only.
-- Flask: `Flask.wsgi_app` (native) names the server span after the matched
-  url_rule (http.route), and makes the span when no server wrapped the app
-  (other servers); `Flask.handle_user_exception`, which Flask calls with
-  every exception of a view or a before_request function, records it.
+- Flask: the server span is named after the matched url_rule (http.route)
+  when the response starts, from the request werkzeug keeps in the environ,
+  by the server wrapper's start_response. Where no server wrapper is
+  installed (other servers), `Flask.wsgi_app` is replaced (natively) to make
+  the span; under gunicorn and uWSGI it is left alone, which spares every
+  request a second native-to-Python call. `Flask.handle_user_exception`,
+  which Flask calls with every exception of a view or a before_request
+  function, records it.
 
 The server span starts when the app is called, is current while the app and
 the response iterable run (so database calls are its children), and ends
@@ -105,6 +109,7 @@ def _traced_call(app, environ, start_response):
 
     def _start_response(status, headers, exc_info=None):
         state[0] = status
+        _name_after_route(environ)
         if exc_info is None:
             return start_response(status, headers)
         return start_response(status, headers, exc_info)
@@ -213,16 +218,34 @@ def _is_http_exception(e):
     return any(c.__name__ == "HTTPException" for c in type(e).__mro__)
 
 
-def patch_flask(flask_app_module, patcher=None):
+def _server_wrapper_installed():
+    """Whether a server wrapper traces every request of this process: gunicorn
+    with its BaseApplication.wsgi patched, or uWSGI (its apps are
+    instrumented in place after fork)."""
+    base = sys.modules.get("gunicorn.app.base")
+    cls = getattr(base, "BaseApplication", None) if base is not None else None
+    if getattr(getattr(cls, "wsgi", None), _MARK, False):
+        return True
+    try:
+        return running_under_uwsgi()
+    except Exception:
+        return False
+
+
+def patch_flask(flask_app_module, patcher=None, under_server=None):
     _configure_spans()
     state = _plugin_state(patcher)
     Flask = getattr(flask_app_module, "Flask", None)
-    if Flask is None or getattr(Flask.wsgi_app, _MARK, False):
+    if Flask is None or getattr(Flask.wsgi_app, _MARK, False) or getattr(Flask.handle_user_exception, _MARK, False):
         return False
+    if under_server is None:
+        under_server = _server_wrapper_installed()
     orig_wsgi_app = Flask.wsgi_app
     orig_handle_user_exception = Flask.handle_user_exception
 
-    if _native_flask_wsgi_app is not None:
+    if under_server:
+        wsgi_app = None  # the server wrapper makes and names the span
+    elif _native_flask_wsgi_app is not None:
         wsgi_app = _native_flask_wsgi_app(orig_wsgi_app, state)
     else:
         # Fallback: the route from werkzeug's request in the environ when the
@@ -259,7 +282,8 @@ def patch_flask(flask_app_module, patcher=None):
     handle_user_exception.__wrapped__ = orig_handle_user_exception
     handle_user_exception.__name__ = orig_handle_user_exception.__name__
     handle_user_exception.__qualname__ = orig_handle_user_exception.__qualname__
-    _replace(patcher, Flask, "wsgi_app", wsgi_app)
+    if wsgi_app is not None:
+        _replace(patcher, Flask, "wsgi_app", wsgi_app)
     _replace(patcher, Flask, "handle_user_exception", handle_user_exception)
     return True
 

@@ -4,17 +4,19 @@
 //   patched BaseApplication.wsgi() returns and what uWSGI's in-place
 //   instrumentation calls: app(environ, start_response), traced.
 // - FlaskWsgiApp (_hook.traced_flask_wsgi_app(wsgi_app, plugin)): replaces
-//   Flask.wsgi_app; binds like a function. Under a server wrapper it only
-//   names the span after the matched route (the request werkzeug keeps in
+//   Flask.wsgi_app when no server wrapper is installed (other servers, test
+//   clients: wsgi.py decides); binds like a function. It makes the span and
+//   names it after the matched route (the request werkzeug keeps in
 //   environ["werkzeug.request"], whose url_rule Flask set while matching,
-//   read when the response starts); alone (other servers, test clients) it
-//   also makes the span.
+//   read when the response starts). Under a server wrapper, which names the
+//   span the same way, it only passes the route on.
 // - wsgi_call(app, environ, start_response): the same traced call as a
 //   function (the instance path of the in-place instrumentation).
 //
 // One traced call: the SERVER span from the environ (wsgi_span.cpp), marked
 // in environ["agent_run.server_span"] so that an inner wrapper does not make
-// a second one; a start_response that keeps the status line; and a response
+// a second one; a start_response that keeps the status line and names the
+// span after a Flask route found in the environ; and a response
 // iterable whose close() (or exhaustion's end, if the server never closes)
 // ends the span. Errors of the agent are counted against the wsgi plugin's
 // PluginState (unplugged at its limit: every callable then forwards) and the
@@ -309,7 +311,10 @@ PyObject* traced_call(PyObject* app, PyObject* self, PyObject* environ, PyObject
     }
     return call_app(app, self, environ, start_response);
   }
-  if (flask) name_at_start(sr, span, environ, plugin);
+  // Every app, not only a patched Flask: a Flask app under a server wrapper
+  // (gunicorn, uWSGI) is named here, through whatever middleware wraps its
+  // wsgi_app; for other apps it is one failed dict lookup.
+  name_at_start(sr, span, environ, plugin);
   PyObject* result = call_app(app, self, environ, reinterpret_cast<PyObject*>(sr));
   sr_clear_route(sr);
   if (result == nullptr) {

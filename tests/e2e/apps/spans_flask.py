@@ -1,5 +1,5 @@
 """A Flask app for the span tests: a parameterized route with two queries,
-and a route that raises."""
+a route that raises, and one that says whether Flask.wsgi_app was replaced."""
 import os
 import sqlite3
 
@@ -19,3 +19,9 @@ def user(uid):
 @app.route("/boom")
 def boom():
     raise ValueError("boom on purpose")
+
+
+@app.route("/wsgi_app")
+def wsgi_app_state():
+    # Under gunicorn and uWSGI the server wrapper names the span: Flask.wsgi_app stays Flask's.
+    return "replaced" if getattr(Flask.wsgi_app, "__agent_run_wsgi__", False) else "flask's own"
