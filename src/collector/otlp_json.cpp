@@ -26,11 +26,13 @@ class Writer {
     if (!keep_size_) s_.resize(len_);
   }
   size_t length() const { return len_; }
+  // The growth is out of line so that need() and the puts built on it
+  // inline into the encoder's loops (a call per field dominated otherwise).
   inline char* need(size_t n) {
-    if (len_ + n > s_.size()) s_.resize(std::max(s_.size() * 2, len_ + n + 4096));
+    if (__builtin_expect(len_ + n > s_.size(), 0)) grow(n);
     return &s_[len_];
   }
-  inline void put(const char* p, size_t n) {
+  __attribute__((always_inline)) inline void put(const char* p, size_t n) {
     std::memcpy(need(n), p, n);
     len_ += n;
   }
@@ -60,6 +62,8 @@ class Writer {
   void string(const std::string& v);
 
  private:
+  __attribute__((noinline)) void grow(size_t n) { s_.resize(std::max(s_.size() * 2, len_ + n + 4096)); }
+
   std::string& s_;
   size_t len_;
   bool keep_size_;
