@@ -209,9 +209,14 @@ uint64_t Flusher::send_records(const uint8_t* buf, size_t used, uint32_t count, 
   size_t pos = 0;
   uint32_t done = 0;
   while (done < count && fd_ >= 0) {
-    // Take as many whole records as fit one message.
+    // Take as many whole records as fit one message: all that are left when
+    // they fit (the usual case, read by nobody here), else walked one by one.
     size_t start = pos;
     uint32_t n = 0;
+    if (4 + (used - pos) <= kMaxPayload && count - done <= kMaxSpansPerMessage) {
+      n = count - done;
+      pos = used;
+    }
     while (done + n < count && pos < used) {
       uint32_t len = detail::load_u32(buf + pos);
       size_t rec = 4 + size_t(len);

@@ -213,6 +213,32 @@ TEST_CASE("sink: spans reach the collector after a HELLO with the pid and servic
   CHECK(conns[0].last_stats.sent == sink.stats().sent);
 }
 
+TEST_CASE("sink: a burst of more than one message's limit (4 MiB) arrives whole and in order") {
+  SpanSink& sink = SpanSink::instance();
+  std::vector<TestServer::Conn> conns;
+  SinkStats d;
+  const uint32_t n = 60000;  // about 16 MiB encoded: flushes of more than 4 MiB are split
+  {
+    TestServer server;
+    SinkOptions o = options(server.path(), 1000);
+    o.buffer_bytes = 64u << 20;
+    sink.configure(o);
+    SinkStats before = sink.stats();
+    for (uint32_t i = 0; i < n; ++i) REQUIRE(sink.submit(wire_test::sample_span(i)));
+    sink.flush_and_stop(10000);
+    d = delta(before, sink.stats());
+    for (int i = 0; i < 500 && server.conns().empty(); ++i) usleep(10000);
+    conns = server.conns();
+  }
+  CHECK(d.sent == n);
+  REQUIRE(conns.size() == 1);
+  CHECK(conns[0].error == DecodeError::Ok);
+  REQUIRE(conns[0].span_keys.size() == n);
+  uint32_t out_of_order = 0;
+  for (uint32_t i = 0; i < n; ++i) out_of_order += conns[0].span_keys[i] != i;
+  CHECK(out_of_order == 0);
+}
+
 TEST_CASE("sink: without a collector every span is dropped and counted, submit never fails hard") {
   SpanSink& sink = SpanSink::instance();
   std::string dir = temp_dir();
