@@ -18,8 +18,8 @@ Where the app is wrapped (zero code, docs/spans.md):
 - Flask: the server span is named after the matched url_rule (http.route)
   when the response starts, from the request werkzeug keeps in the environ,
   by the server wrapper's start_response. Where no server wrapper is
-  installed (other servers), `Flask.wsgi_app` is replaced (natively) to make
-  the span; under gunicorn and uWSGI it is left alone, which spares every
+  installed (uWSGI, other servers), `Flask.wsgi_app` is replaced (natively)
+  to make the span; under gunicorn it is left alone, which spares every
   request a second native-to-Python call. `Flask.handle_user_exception`,
   which Flask calls with every exception of a view or a before_request
   function, records it.
@@ -220,16 +220,12 @@ def _is_http_exception(e):
 
 def _server_wrapper_installed():
     """Whether a server wrapper traces every request of this process: gunicorn
-    with its BaseApplication.wsgi patched, or uWSGI (its apps are
-    instrumented in place after fork)."""
+    with its BaseApplication.wsgi patched (every worker takes its app from
+    it). Not uWSGI: its apps are found by name after fork, and one mounted
+    some other way would then go untraced."""
     base = sys.modules.get("gunicorn.app.base")
     cls = getattr(base, "BaseApplication", None) if base is not None else None
-    if getattr(getattr(cls, "wsgi", None), _MARK, False):
-        return True
-    try:
-        return running_under_uwsgi()
-    except Exception:
-        return False
+    return bool(getattr(getattr(cls, "wsgi", None), _MARK, False))
 
 
 def patch_flask(flask_app_module, patcher=None, under_server=None):

@@ -105,9 +105,7 @@ inline void set_attr(wire::Span& span, size_t i, std::string_view key, std::stri
   else a.value = std::string(value);
 }
 
-}  // namespace
-
-namespace {
+constexpr std::string_view kDbSystem = "db.system";
 
 // The span of a statement that returned, encoded straight into a buffer
 // reused under the GIL and handed to the sink: no Span, no attribute strings.
@@ -120,7 +118,7 @@ void submit_statement_span(std::string_view db_system, const StatementInfo* info
   new_span_id(span_id);
   std::string_view name = info != nullptr && !info->operation.empty() ? std::string_view(info->operation) : db_system;
   size_t size = wire::kSpanHeadBytes + wire::encoded_string_size(name.size()) + wire::encoded_string_size(0) + 4 +
-                wire::encoded_string_attribute_size(9, db_system.size()) +
+                wire::encoded_string_attribute_size(kDbSystem.size(), db_system.size()) +
                 (info != nullptr ? info->encoded_attributes.size() : 0) + 4;
   if (buffer->size() < size) buffer->resize(size);
   uint8_t* p = reinterpret_cast<uint8_t*>(&(*buffer)[0]);
@@ -130,7 +128,7 @@ void submit_statement_span(std::string_view db_system, const StatementInfo* info
   p = wire::put_string(p, name.data(), name.size());
   p = wire::put_string(p, "", 0);  // status message
   p = wire::put_count(p, 1 + (info != nullptr ? info->encoded_count : 0));
-  p = wire::put_string_attribute(p, "db.system", 9, db_system.data(), db_system.size());
+  p = wire::put_string_attribute(p, kDbSystem.data(), kDbSystem.size(), db_system.data(), db_system.size());
   if (info != nullptr) {
     std::memcpy(p, info->encoded_attributes.data(), info->encoded_attributes.size());
     p += info->encoded_attributes.size();
@@ -168,7 +166,7 @@ void ClientSpan::finish_db(const char* db_system, PyObject* statement, PyObject*
   span.status_message.clear();
   span.dropped_attributes_count = 0;
   size_t n = 0;
-  set_attr(span, n++, "db.system", db_system);
+  set_attr(span, n++, kDbSystem, db_system);
   if (info != nullptr && !info->operation.empty()) {
     span.name.assign(info->operation);
     set_attr(span, n++, "db.operation", info->operation);

@@ -4,7 +4,7 @@
 //   patched BaseApplication.wsgi() returns and what uWSGI's in-place
 //   instrumentation calls: app(environ, start_response), traced.
 // - FlaskWsgiApp (_hook.traced_flask_wsgi_app(wsgi_app, plugin)): replaces
-//   Flask.wsgi_app when no server wrapper is installed (other servers, test
+//   Flask.wsgi_app except under gunicorn (uWSGI, other servers, test
 //   clients: wsgi.py decides); binds like a function. It makes the span and
 //   names it after the matched route (the request werkzeug keeps in
 //   environ["werkzeug.request"], whose url_rule Flask set while matching,

@@ -23,5 +23,5 @@ def boom():
 
 @app.route("/wsgi_app")
 def wsgi_app_state():
-    # Under gunicorn and uWSGI the server wrapper names the span: Flask.wsgi_app stays Flask's.
+    # Under gunicorn the server wrapper names the span: Flask.wsgi_app stays Flask's.
     return "replaced" if getattr(Flask.wsgi_app, "__agent_run_wsgi__", False) else "flask's own"
