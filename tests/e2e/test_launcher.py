@@ -210,26 +210,36 @@ def test_concurrent_first_launches_share_one_complete_bootstrap(home):
     assert [n for n in os.listdir(cache) if n.startswith(".tmp")] == []
 
 
-def test_group_writable_cache_is_refused(home):
+def test_group_writable_cache_is_refused(home, tmp_path):
     cache = home / ".cache" / "agent-run"
     cache.mkdir(parents=True)
     cache.chmod(0o777)
-    r = run([AGENT_RUN, SYSTEM_PYTHON, REPORT], env=clean_env(home))
+    # The private bootstrap goes to TMPDIR: the test's own directory, removed with it.
+    private = tmp_path / "tmp"
+    private.mkdir()
+    r = run([AGENT_RUN, SYSTEM_PYTHON, REPORT], env=clean_env(home, TMPDIR=private))
     assert r.returncode == 0
     f = facts(r.stdout)
     # The app still runs with the agent, from a private temp bootstrap, never the unsafe dir.
     assert f["hook"] == "True"
     assert not f["pythonpath"].startswith(str(cache))
+    assert f["pythonpath"].startswith(str(private) + "/agent-run-bootstrap-")
     assert b"writable by group or others" in r.stderr
 
 
 def test_unwritable_home_still_runs_the_app(tmp_path):
-    env = clean_env(None)
-    env["HOME"] = "/nonexistent-home-for-agent-run"
+    # A HOME below a regular file: no cache can be made there, even by root
+    # (a missing directory at the top of / would simply be created).
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    env = clean_env(None, TMPDIR=tmp_path)
+    env["HOME"] = str(blocker / "home")
     env.pop("XDG_CACHE_HOME", None)
     r = run([AGENT_RUN, SYSTEM_PYTHON, REPORT], env=env)
     assert r.returncode == 0
-    assert facts(r.stdout)["hook"] == "True"
+    f = facts(r.stdout)
+    assert f["hook"] == "True"
+    assert f["pythonpath"].startswith(str(tmp_path) + "/agent-run-bootstrap-")
 
 
 def test_service_name_defaults_to_the_script(home, tmp_path):
