@@ -253,8 +253,12 @@ def test_a_plans_file_that_is_not_safely_ours_is_never_read(home, tmp_path):
     assert quick
     f.parent.chmod(0o770)
     try:
-        r, quick = launch(home, args, tmp_path)
+        # That launch runs from a private bootstrap in TMPDIR: the test's own directory.
+        private = tmp_path / "tmp"
+        private.mkdir()
+        r, quick = launch(home, args, tmp_path, TMPDIR=private)
         assert not quick and r.returncode == 0
+        assert [p.name[:20] for p in private.iterdir()] == ["agent-run-bootstrap-"]
     finally:
         f.parent.chmod(0o700)
 
