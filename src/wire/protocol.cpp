@@ -70,13 +70,11 @@ inline uint8_t* put_str(uint8_t* p, const char* s, size_t size) {
 inline uint8_t* put_str(uint8_t* p, const std::string& s) { return put_str(p, s.data(), s.size()); }
 
 inline size_t attr_size(const Attribute& a) {
-  size_t n = 4 + clamp_len(a.key.size()) + 1;
   switch (a.value.index()) {
-    case 0: n += 4 + clamp_len(std::get<std::string>(a.value).size()); break;
-    case 1: case 2: n += 8; break;
-    default: n += 1; break;
+    case 0: return encoded_string_attribute_size(a.key.size(), std::get<std::string>(a.value).size());
+    case 1: case 2: return encoded_string_size(a.key.size()) + 1 + 8;
+    default: return encoded_string_size(a.key.size()) + 1 + 1;
   }
-  return n;
 }
 
 inline size_t attrs_size(const std::vector<Attribute>& attrs) {
@@ -192,14 +190,14 @@ DecodeError read_attrs(Reader& r, std::vector<Attribute>& out) {
 
 size_t encoded_span_size(const Span& s) {
   size_t n = kSpanHeadBytes;
-  n += 4 + clamp_len(s.name.size());
-  n += 4 + clamp_len(s.status_message.size());
+  n += encoded_string_size(s.name.size());
+  n += encoded_string_size(s.status_message.size());
   n += attrs_size(s.attributes);
   n += 4;
   size_t events = s.events.size() < kMaxEvents ? s.events.size() : kMaxEvents;
   for (size_t i = 0; i < events; ++i) {
     const Event& e = s.events[i];
-    n += 8 + 4 + clamp_len(e.name.size()) + attrs_size(e.attributes);
+    n += 8 + encoded_string_size(e.name.size()) + attrs_size(e.attributes);
   }
   return n;
 }
@@ -273,7 +271,7 @@ static uint8_t* begin_message(std::string& out, MessageType type, size_t payload
 }
 
 void append_hello(const Hello& h, std::string& out) {
-  size_t payload = 4 + 4 + clamp_len(h.agent_version.size()) + 4 + clamp_len(h.service_name.size());
+  size_t payload = 4 + encoded_string_size(h.agent_version.size()) + encoded_string_size(h.service_name.size());
   uint8_t* p = begin_message(out, MessageType::Hello, payload);
   p = put_u32(p, h.pid);
   p = put_str(p, h.agent_version);
@@ -296,8 +294,8 @@ void append_health(const Health& h, std::string& out) {
   size_t payload = 4 + 4;
   for (size_t i = 0; i < count; ++i) {
     const PluginHealth& ph = h.plugins[i];
-    payload += 4 + clamp_len(ph.name.size()) + 4 + clamp_len(ph.state.size()) + 8 + 8 + 4 +
-               clamp_len(ph.last_error.size());
+    payload += encoded_string_size(ph.name.size()) + encoded_string_size(ph.state.size()) + 8 + 8 +
+               encoded_string_size(ph.last_error.size());
   }
   uint8_t* p = begin_message(out, MessageType::Health, payload);
   p = put_u32(p, h.pid);
