@@ -228,14 +228,13 @@ def _server_wrapper_installed():
     return bool(getattr(getattr(cls, "wsgi", None), _MARK, False))
 
 
-def patch_flask(flask_app_module, patcher=None, under_server=None):
+def patch_flask(flask_app_module, patcher=None):
     _configure_spans()
     state = _plugin_state(patcher)
     Flask = getattr(flask_app_module, "Flask", None)
     if Flask is None or getattr(Flask.wsgi_app, _MARK, False) or getattr(Flask.handle_user_exception, _MARK, False):
         return False
-    if under_server is None:
-        under_server = _server_wrapper_installed()
+    under_server = _server_wrapper_installed()
     orig_wsgi_app = Flask.wsgi_app
     orig_handle_user_exception = Flask.handle_user_exception
 
