@@ -21,6 +21,7 @@
 #include "collector/server.hpp"
 #include "collector/span_store.hpp"
 #include "collector/handover.hpp"
+#include "launcher/freestanding/private_bootstrap.hpp"
 
 using namespace agent_run::collector;
 
@@ -110,8 +111,18 @@ std::vector<std::string> app_stats_lines(const ServerStats& s, const std::string
 // The socket directory is private to this run: remove it. The default log
 // inside it (no --log) stays when it has something to say (a warning or an
 // error) or carries the console exporter's output.
+//
+// A private bootstrap (the launch had no usable cache directory) goes too,
+// once the app is gone: not when the collector stops while the app runs.
 void remove_private_files(const Options& o, const std::string& log_path, Log& log,
                           bool console_in_log) {
+  AppWatch app;  // open() is false once the app is gone (a zombie counts as gone)
+  if (!o.private_bootstrap.empty() && o.app_pid > 0 && !app.open(o.app_pid)) {
+    const long rc = agent_run::launcher::freestanding::remove_private_bootstrap(o.private_bootstrap.c_str());
+    if (rc < 0 && rc != -ENOENT)  // ENOENT: the standby or the launcher removed it
+      log.warn("cannot remove the private bootstrap " + o.private_bootstrap + ": " + std::strerror(int(-rc)) +
+               "; remove it by hand");
+  }
   if (o.log_path.empty() && log.problems() == 0 && !console_in_log) ::unlink(log_path.c_str());
   if (o.remove_socket_dir || o.log_path.empty()) ::rmdir(dirname_of(o.socket_path).c_str());
 }

@@ -36,6 +36,7 @@ std::vector<std::string> split(const std::string& s, char sep) {
 
 std::string usage() {
   return "usage: collector --socket=PATH [--listen-fd=N] [--release-stderr=0|1] [--app-pid=N] [--ready-fd=N] [--log=PATH] [--exporter=store|local,otlp,console,none]\n"
+         "  [--remove-socket-dir=0|1] [--private-bootstrap=DIR]\n"
          "  [--service-name=S] [--drain-timeout-ms=N] [--data-dir=DIR] [--store-max-file-bytes=N] [--store-max-files=N]\n"
          "  [--otlp-endpoint=URL] [--otlp-traces-endpoint=URL] [--otlp-timeout-ms=N] [--otlp-compression=gzip|none]\n"
          "  [--otlp-queue-spans=N] [--otlp-max-retry-ms=N] [--otlp-backoff-max-ms=N] [--console-path=PATH] [--batch-max-spans=N] [--batch-max-delay-ms=N]\n"
@@ -98,6 +99,7 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error) 
          o.remove_socket_dir = v == "1";
          return true;
        })},
+      {"private-bootstrap", str(o.private_bootstrap)},
       {"service-name", str(o.service_name)},
       {"exporter", Setter([&](const std::string& v) {
          o.exporters = split(v, ',');

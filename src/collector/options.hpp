@@ -18,6 +18,7 @@ struct Options {
   int ready_fd = -1;                // one byte written once listening (tests and benchmarks)
   std::string log_path;             // empty: collector.log in the socket directory, removed after a clean run
   bool remove_socket_dir = false;   // remove the socket's directory at exit
+  std::string private_bootstrap;    // the launch's private bootstrap: removed at exit if the app is gone
   std::string service_name = "unknown_service";
   std::vector<std::string> exporters = {"store"};  // store (alias: local) | otlp | console | none
   uint32_t drain_timeout_ms = 5000;

@@ -104,6 +104,7 @@ std::vector<std::string> collector_options(const CollectorLaunch& p) {
   if (p.otlp_queue_spans) args.push_back("--otlp-queue-spans=" + std::to_string(p.otlp_queue_spans));
   if (p.otlp_max_retry_ms >= 0) args.push_back("--otlp-max-retry-ms=" + std::to_string(p.otlp_max_retry_ms));
   if (!p.console_path.empty()) args.push_back("--console-path=" + absolute(p.console_path));
+  if (!p.private_bootstrap.empty()) args.push_back("--private-bootstrap=" + p.private_bootstrap);
   for (const auto& a : p.extra_args) args.push_back(a);
   return args;
 }
@@ -113,6 +114,7 @@ std::vector<std::string> collector_options(const CollectorLaunch& p) {
 // with new and, once the standby runs, never freed.
 struct CollectorCommand {
   std::string socket_path;
+  std::string private_bootstrap;
   std::vector<std::string> args;
   std::vector<char*> argv;
   std::string headers;
@@ -165,6 +167,8 @@ std::optional<std::string> start_collector(const CollectorLaunch& p, std::string
   command->plan.envp = envp.data();
   command->plan.socket_path = socket_path.c_str();
   command->plan.app_pid = app_pid;
+  command->private_bootstrap = p.private_bootstrap;
+  if (!command->private_bootstrap.empty()) command->plan.private_bootstrap = command->private_bootstrap.c_str();
   command->plan.title = fs::remembered_process_args();
 
   auto give_up = [&] {

@@ -38,6 +38,7 @@ struct CollectorLaunch {
   uint32_t drain_timeout_ms = 5000;
   std::string log_path;               // empty: collector.log in the socket directory
   int app_pid = 0;                    // 0: getpid() (the PID the program keeps after exec)
+  std::string private_bootstrap;      // the launch's private bootstrap: removed once the app is gone
   std::vector<std::string> extra_args;  // more --key=value options for the collector
   // Start a standby first (freestanding/collector_standby.hpp), in the launcher's own
   // memory: the collector is exec'd only when an app process connects.

@@ -19,6 +19,7 @@
 #include "launcher/exec_program.hpp"
 #include "launcher/file_util.hpp"
 #include "launcher/install_layout.hpp"
+#include "launcher/freestanding/private_bootstrap.hpp"
 #include "launcher/freestanding/program_search.hpp"
 #include "launcher/launch_plan_writer.hpp"
 #include "launcher/program_lookup.hpp"
@@ -150,6 +151,7 @@ int launch(const LaunchOptions& options, int out_fd, int err_fd) {
   const bool had_pythonpath = user_pp != nullptr;
   const std::string user_path = user_python_path(user_pp, "", previous.empty() ? nullptr : previous.c_str());
   for (const char* v : kLauncherVars) plan.unset(v);
+  std::string private_bootstrap;  // a bootstrap made for this run only (no usable cache)
 
   if (!agent_on) {
     // Off, but everything else as it was: only a parent launch's bootstrap goes.
@@ -172,13 +174,10 @@ int launch(const LaunchOptions& options, int out_fd, int err_fd) {
     // Without the build's fingerprint the bootstrap's name comes from a
     // listing of its files, which a plan cannot check cheaply.
     plannable = plannable && !boot.private_temp && boot.from_fingerprint;
+    bool private_bootstrap_removed = false;
     launch_plan.files.push_back(layout.bootstrap_id_file());
     launch_plan.dir_shapes.push_back(boot.path);  // Python may add __pycache__ to it
     launch_plan.files.push_back(boot.path + "/" + kBootstrapMarker);
-    if (boot.private_temp)
-      err(fmt::format("agent-run: warning: {}; using a private bootstrap in {} for this run (set HOME or "
-                      "XDG_CACHE_HOME to reuse one)\n",
-                      error, boot.path));
 
     plan.set("PYTHONPATH", user_path.empty() ? boot.path : boot.path + ":" + user_path);
     plan.set("AGENT_RUN_BOOTSTRAP", boot.path);
@@ -197,9 +196,11 @@ int launch(const LaunchOptions& options, int out_fd, int err_fd) {
     }
     if (loaded.config.get_bool("collector.enabled") && !options.dry_run) {
       std::string why;
-      const CollectorLaunch collector = collector_params(loaded.config, env, layout, config_file, service_name);
+      CollectorLaunch collector = collector_params(loaded.config, env, layout, config_file, service_name);
+      if (boot.private_temp) collector.private_bootstrap = boot.path;
       auto socket = start_collector(collector, why);
       if (socket) {
+        private_bootstrap_removed = boot.private_temp;
         plan.set("AGENT_RUN_COLLECTOR_SOCKET", *socket);
         // The quick launch makes its own directory in the same place.
         const std::string dir = socket->substr(0, socket->rfind('/'));
@@ -220,6 +221,16 @@ int launch(const LaunchOptions& options, int out_fd, int err_fd) {
                         why, program));
       }
     }
+    // The collector (or its standby) removes a private bootstrap once the
+    // app is gone; without one it stays, and the user is told where.
+    if (boot.private_temp) {
+      private_bootstrap = boot.path;
+      err(fmt::format("agent-run: warning: {}; using a private bootstrap in {} for this run{} (set HOME or "
+                      "XDG_CACHE_HOME to reuse one)\n",
+                      error, boot.path,
+                      private_bootstrap_removed || options.dry_run ? ", removed when it ends"
+                                                                   : "; remove it after the run"));
+    }
   }
 
   if (options.dry_run) {
@@ -233,6 +244,7 @@ int launch(const LaunchOptions& options, int out_fd, int err_fd) {
       out += "    " + described.substr(start, end - start) + "\n";
     }
     write_all(out_fd, out);
+    if (!private_bootstrap.empty()) freestanding::remove_private_bootstrap(private_bootstrap.c_str());
     return 0;
   }
   if (plannable) {
@@ -254,6 +266,8 @@ int launch(const LaunchOptions& options, int out_fd, int err_fd) {
   std::string error;
   int code = exec_program(found.path, options.argv, plan.entries(), error);
   err("agent-run: " + error + "\n");
+  // Nothing ran from the private bootstrap.
+  if (!private_bootstrap.empty()) freestanding::remove_private_bootstrap(private_bootstrap.c_str());
   return code;
 }
 

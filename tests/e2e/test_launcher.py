@@ -5,6 +5,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -16,6 +17,19 @@ REPORT = os.path.join(APPS, "report_agent.py")
 
 def facts(stdout):
     return dict(line.split("=", 1) for line in stdout.decode().splitlines() if "=" in line)
+
+
+def private_bootstraps(tmpdir):
+    return sorted(p.name for p in tmpdir.iterdir() if p.name.startswith("agent-run-bootstrap-"))
+
+
+def private_bootstraps_after_exit(tmpdir, timeout=30):
+    """The private bootstraps left in tmpdir once the collector's standby (or
+    the collector, after its drain) had time to remove them."""
+    end = time.monotonic() + timeout
+    while private_bootstraps(tmpdir) and time.monotonic() < end:
+        time.sleep(0.05)
+    return private_bootstraps(tmpdir)
 
 
 def test_output_and_exit_code_are_the_programs(home):
@@ -225,21 +239,70 @@ def test_group_writable_cache_is_refused(home, tmp_path):
     assert not f["pythonpath"].startswith(str(cache))
     assert f["pythonpath"].startswith(str(private) + "/agent-run-bootstrap-")
     assert b"writable by group or others" in r.stderr
+    # Made for this run only: gone once the app is (the collector's standby removes it).
+    assert b"removed when it ends" in r.stderr
+    assert private_bootstraps_after_exit(private) == []
 
 
 def test_unwritable_home_still_runs_the_app(tmp_path):
     # A HOME below a regular file: no cache can be made there, even by root
     # (a missing directory at the top of / would simply be created).
-    blocker = tmp_path / "not-a-directory"
-    blocker.write_text("")
-    env = clean_env(None, TMPDIR=tmp_path)
-    env["HOME"] = str(blocker / "home")
-    env.pop("XDG_CACHE_HOME", None)
+    env, tmpdir = unwritable_home_env(tmp_path)
     r = run([AGENT_RUN, SYSTEM_PYTHON, REPORT], env=env)
     assert r.returncode == 0
     f = facts(r.stdout)
     assert f["hook"] == "True"
-    assert f["pythonpath"].startswith(str(tmp_path) + "/agent-run-bootstrap-")
+    assert f["pythonpath"].startswith(str(tmpdir) + "/agent-run-bootstrap-")
+    assert private_bootstraps_after_exit(tmpdir) == []
+
+
+def unwritable_home_env(tmp_path, **extra):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    env = clean_env(None, TMPDIR=tmpdir, **extra)
+    env["HOME"] = str(blocker / "home")
+    env.pop("XDG_CACHE_HOME", None)
+    return env, tmpdir
+
+
+def test_a_private_bootstrap_is_removed_by_the_collector_after_its_drain(tmp_path):
+    # The app records a span: the standby becomes the collector, which
+    # removes the private bootstrap after its drain, not before.
+    data = tmp_path / "data"
+    env, tmpdir = unwritable_home_env(tmp_path, AGENT_RUN_DATA_DIR=str(data))
+    code = ("import os, sqlite3\n"
+            "sqlite3.connect(':memory:').execute('select 1').fetchone()\n"
+            "print(os.environ['AGENT_RUN_BOOTSTRAP'], os.path.isdir(os.environ['AGENT_RUN_BOOTSTRAP']))\n")
+    r = run([AGENT_RUN, SYSTEM_PYTHON, "-c", code], env=env)
+    assert r.returncode == 0, r.stderr
+    path, existed = r.stdout.decode().split()
+    assert path.startswith(str(tmpdir) + "/agent-run-bootstrap-") and existed == "True"
+    assert private_bootstraps_after_exit(tmpdir) == []
+    # The collector ran (and drained the span before it removed the bootstrap).
+    end = time.monotonic() + 30
+    while time.monotonic() < end and b"select" not in b"".join(p.read_bytes() for p in data.rglob("traces-*.jsonl")):
+        time.sleep(0.05)
+    assert b"select" in b"".join(p.read_bytes() for p in data.rglob("traces-*.jsonl"))
+
+
+def test_a_private_bootstrap_without_a_collector_stays_and_the_user_is_told(tmp_path):
+    env, tmpdir = unwritable_home_env(tmp_path, AGENT_RUN_COLLECTOR_ENABLED="false")
+    r = run([AGENT_RUN, SYSTEM_PYTHON, "-c", "pass"], env=env)
+    assert r.returncode == 0
+    left = private_bootstraps(tmpdir)
+    assert len(left) == 1
+    assert ("in %s/%s for this run; remove it after the run" % (tmpdir, left[0])).encode() in r.stderr
+
+
+def test_a_private_bootstrap_is_removed_when_nothing_runs_from_it(tmp_path):
+    env, tmpdir = unwritable_home_env(tmp_path)
+    assert run([AGENT_RUN, "--dry-run", SYSTEM_PYTHON, "-c", "pass"], env=env).returncode == 0
+    assert private_bootstraps(tmpdir) == []
+    r = run([AGENT_RUN, str(tmp_path / "no-such-program")], env=env)
+    assert r.returncode != 0
+    assert private_bootstraps_after_exit(tmpdir) == []
 
 
 def test_service_name_defaults_to_the_script(home, tmp_path):

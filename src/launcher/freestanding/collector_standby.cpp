@@ -9,6 +9,7 @@
 
 #include "collector/handover.hpp"
 #include "launcher/freestanding/child_setup.hpp"
+#include "launcher/freestanding/private_bootstrap.hpp"
 #include "common/raw_syscall.hpp"
 #include "launcher/freestanding/socket_dir.hpp"
 #include "launcher/freestanding/text.hpp"
@@ -104,6 +105,8 @@ void run_collector_standby(void* arg) {
   if (plan.socket_path) raw_syscall(SYS_unlinkat, AT_FDCWD, long(plan.socket_path), 0);
   if (collector::connection_pending(kListenFd)) exec_collector(plan, stop_signal);
   remove_socket_and_dir(plan.socket_path);
+  // Not on a stop signal alone: the app may still run from it.
+  if (app_gone && plan.private_bootstrap) remove_private_bootstrap(plan.private_bootstrap);
 }
 
 }  // namespace agent_run::launcher::freestanding

@@ -13,7 +13,8 @@
 //     execve the collector with the same fds, so from there on everything is
 //     the collector's (accept, startup errors, release of stderr, drain);
 //   - the app's PID gone (or SIGTERM/SIGINT/SIGQUIT) with no connection
-//     pending: remove the socket and its private directory, exit 0.
+//     pending: remove the socket and its private directory (and, the app
+//     gone, the launch's private bootstrap, if it had one), exit 0.
 // See docs/collector.md.
 #include "launcher/freestanding/process_title.hpp"
 
@@ -24,6 +25,7 @@ struct StandbyPlan {
   char* const* envp = nullptr;
   const char* socket_path = nullptr;      // in its private directory
   int app_pid = 0;
+  const char* private_bootstrap = nullptr; // removed once the app is gone (private_bootstrap.hpp)
   ArgsArea title;                          // the launcher's argument strings
 };
 

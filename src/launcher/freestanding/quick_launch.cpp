@@ -203,6 +203,7 @@ long start_standby(char* const* envp, const PlanRange& plan, const ArgsArea& tit
   standby->envp = cenv;
   standby->socket_path = path;
   standby->app_pid = int(pid);
+  standby->private_bootstrap = nullptr;  // a launch with one is never planned
   standby->title = title;
 
   CollectorFds fds;
