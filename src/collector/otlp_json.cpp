@@ -7,10 +7,24 @@
 #include <cstring>
 
 #include "agent_run/version.hpp"
+#include "collector/word_scan.hpp"
 
 namespace agent_run::collector {
 
 namespace {
+
+// The two lowercase hex digits of every byte: one copy per byte of an id.
+struct HexPairs {
+  char pairs[256][2];
+  constexpr HexPairs() : pairs() {
+    constexpr char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 256; ++i) {
+      pairs[i][0] = digits[i >> 4];
+      pairs[i][1] = digits[i & 15];
+    }
+  }
+};
+constexpr HexPairs kHexPairs;
 
 // An append-only writer over a std::string with inlined appends: the writer
 // keeps its own length and grows the string geometrically, so the per-field
@@ -51,15 +65,12 @@ class Writer {
     put(f.data(), f.size());
   }
   inline void hex(const uint8_t* b, size_t n) {
-    static const char digits[] = "0123456789abcdef";
     char* p = need(2 * n);
-    for (size_t i = 0; i < n; ++i) {
-      p[2 * i] = digits[b[i] >> 4];
-      p[2 * i + 1] = digits[b[i] & 15];
-    }
+    for (size_t i = 0; i < n; ++i) std::memcpy(p + 2 * i, kHexPairs.pairs[b[i]], 2);
     len_ += 2 * n;
   }
   void string(const std::string& v);
+  __attribute__((noinline)) void escaped_string(const char* p, size_t n);
 
  private:
   __attribute__((noinline)) void grow(size_t n) { s_.resize(std::max(s_.size() * 2, len_ + n + 4096)); }
@@ -80,34 +91,34 @@ struct EscapeTable {
 };
 constexpr EscapeTable kEscape;
 
-// Eight bytes at a time: does any byte need escaping (< 0x20, '"', '\\')?
-inline bool any_escape8(uint64_t w) {
+// Nonzero when a byte of w needs escaping (< 0x20, '"', '\\'). Exact as to
+// whether any does (a borrow can only mark a byte above one that does).
+inline uint64_t escape_bits(uint64_t w) {
   constexpr uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
   uint64_t control = (w - ones * 0x20) & ~w & high;
   uint64_t q = w ^ (ones * '"');
   uint64_t b = w ^ (ones * '\\');
-  return (control | ((q - ones) & ~q & high) | ((b - ones) & ~b & high)) != 0;
+  return control | ((q - ones) & ~q & high) | ((b - ones) & ~b & high);
 }
 
 void Writer::string(const std::string& v) {
   const char* p = v.data();
-  size_t n = v.size();
-  put('"');
-  size_t clean = 0;  // bytes known to need no escaping
-  while (clean + 8 <= n) {
-    uint64_t w;
-    std::memcpy(&w, p + clean, 8);
-    if (any_escape8(w)) break;
-    clean += 8;
-  }
-  while (clean < n && !kEscape.needs[static_cast<unsigned char>(p[clean])]) ++clean;
-  if (clean == n) {  // the common case
-    put(p, n);
-    put('"');
+  const size_t n = v.size();
+  if (__builtin_expect(any_byte_bits(p, n, escape_bits) == 0, 1)) {  // the common case
+    char* out = need(n + 2);
+    out[0] = '"';
+    std::memcpy(out + 1, p, n);
+    out[n + 1] = '"';
+    len_ += n + 2;
     return;
   }
+  escaped_string(p, n);
+}
+
+void Writer::escaped_string(const char* p, size_t n) {
+  put('"');
   size_t run = 0;
-  for (size_t i = clean; i < n; ++i) {
+  for (size_t i = 0; i < n; ++i) {
     unsigned char c = static_cast<unsigned char>(p[i]);
     if (!kEscape.needs[c]) continue;
     put(p + run, i - run);

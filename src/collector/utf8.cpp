@@ -32,15 +32,9 @@ size_t valid_sequence(const unsigned char* p, size_t left) {
 }  // namespace
 
 bool is_valid_utf8(const char* data, size_t size) {
+  if (is_ascii(data, size)) return true;
   const unsigned char* p = reinterpret_cast<const unsigned char*>(data);
   size_t i = 0;
-  // ASCII fast path, eight bytes at a time.
-  while (i + 8 <= size) {
-    uint64_t w;
-    std::memcpy(&w, p + i, 8);
-    if (w & 0x8080808080808080ull) break;
-    i += 8;
-  }
   while (i < size) {
     if (p[i] < 0x80) {
       ++i;
@@ -53,7 +47,7 @@ bool is_valid_utf8(const char* data, size_t size) {
   return true;
 }
 
-bool sanitize_utf8(std::string& s) {
+bool sanitize_non_ascii_utf8(std::string& s) {
   if (is_valid_utf8(s.data(), s.size())) return false;
   std::string out;
   out.reserve(s.size() + 8);

@@ -131,7 +131,10 @@ DecodeError read_str(Reader& r, std::string& out) {
   if (!r.u32(n)) return DecodeError::Truncated;
   if (n > kMaxString) return DecodeError::TooLarge;
   if (n > r.left()) return DecodeError::Truncated;
-  out.assign(reinterpret_cast<const char*>(r.p), n);
+  // clear+append: into a reused string's capacity without assign's general
+  // replace (the collector's hottest call per string).
+  out.clear();
+  out.append(reinterpret_cast<const char*>(r.p), n);
   r.p += n;
   return DecodeError::Ok;
 }

@@ -176,6 +176,28 @@ TEST_CASE("JSON strings: every special byte at every position round-trips throug
   CHECK(empty == "\"\"");
 }
 
+TEST_CASE("JSON strings: a special byte at every position of every short length is escaped") {
+  // Short strings are checked in overlapping words (1-3 bytes, 4-7, 8 and up):
+  // every length and position, so that no byte escapes the check.
+  for (const char* sp : {"\"", "\\", "\x01", "\x1f"}) {
+    for (size_t n = 1; n <= 20; ++n) {
+      for (size_t pos = 0; pos < n; ++pos) {
+        std::string s(n, 'a');
+        s[pos] = sp[0];
+        std::string out;
+        collector::append_json_string(out, s);
+        INFO("byte " << int((unsigned char)sp[0]) << " at " << pos << " of " << n);
+        CHECK(out.size() > n + 2);  // escaped
+        CHECK(json::parse(out).get<std::string>() == s);
+      }
+      std::string clean(n, 'a');
+      std::string out;
+      collector::append_json_string(out, clean);
+      CHECK(out == "\"" + clean + "\"");
+    }
+  }
+}
+
 #include <google/protobuf/util/json_util.h>
 
 namespace {
