@@ -6,7 +6,9 @@ and the RSS each worker adds. Bare and traced runs alternate in one session
 Beside the rates, where the CPU goes: the CPU time per request of the two
 workers (user and system), of the collector and of wrk itself, medians over
 the rounds. On a machine that wrk, the workers and the collector saturate,
-req/s follows the sum.
+req/s follows the sum. Three ratios: best of each, of the medians, and the
+median of the per-round ratios (each traced round over the bare one just
+before it: the one least moved by a load that drifts during the session).
 
     python3 bench/spans/bench_flask_wrk.py [--duration 10] [--rounds 3]
 """
@@ -173,6 +175,10 @@ def main():
         # The medians too: one lucky round moves the best-of ratio by several points.
         "ratio_rps_medians": round(statistics.median(r for r, _, _ in traced) /
                                    statistics.median(r for r, _, _ in bare), 3),
+        # And each traced round over the bare round just before it, the median
+        # of those: a shared machine's load drifts over minutes, and a pair run
+        # back to back sees nearly the same load.
+        "ratio_rps_paired_median": round(statistics.median(t / b for (t, _, _), (b, _, _) in zip(traced, bare)), 3),
         "cpu_us_per_request_bare": cpu_medians(bare), "cpu_us_per_request_traced": cpu_medians(traced),
         "bare_worker_rss_mib": round(b_rss / 1024, 2), "traced_worker_rss_mib": round(t_rss / 1024, 2),
         "added_rss_mib_per_worker": round((t_rss - b_rss) / 1024, 2), "goal_added_rss_mib": 5}))

@@ -77,16 +77,21 @@ inline size_t attr_size(const Attribute& a) {
   }
 }
 
-inline size_t attrs_size(const std::vector<Attribute>& attrs) {
+// The count, then at most `room` of attrs.
+inline size_t attrs_size(const std::vector<Attribute>& attrs, size_t room = kMaxAttributes) {
   size_t n = 4;
-  size_t count = attrs.size() < kMaxAttributes ? attrs.size() : kMaxAttributes;
+  size_t count = attrs.size() < room ? attrs.size() : room;
   for (size_t i = 0; i < count; ++i) n += attr_size(attrs[i]);
   return n;
 }
 
-uint8_t* put_attrs(uint8_t* p, const std::vector<Attribute>& attrs) {
-  uint32_t count = uint32_t(attrs.size() < kMaxAttributes ? attrs.size() : kMaxAttributes);
-  p = put_u32(p, count);
+// The count, the attributes already encoded, then attrs (as many as fit).
+uint8_t* put_attrs(uint8_t* p, const std::vector<Attribute>& attrs, const EncodedAttributes& first) {
+  const uint32_t room = kMaxAttributes - first.count;
+  uint32_t count = uint32_t(attrs.size() < room ? attrs.size() : room);
+  p = put_u32(p, first.count + count);
+  if (first.size != 0) std::memcpy(p, first.data, first.size);
+  p += first.size;
   for (uint32_t i = 0; i < count; ++i) {
     const Attribute& a = attrs[i];
     p = put_str(p, a.key);
@@ -139,15 +144,14 @@ DecodeError read_str(Reader& r, std::string& out) {
   return DecodeError::Ok;
 }
 
-DecodeError read_attrs(Reader& r, std::vector<Attribute>& out) {
-  uint32_t count;
-  if (!r.u32(count)) return DecodeError::Truncated;
+// `count` attributes into out[first...] (out is resized to first + count).
+DecodeError read_attr_list(Reader& r, uint32_t count, std::vector<Attribute>& out, size_t first) {
   if (count > kMaxAttributes) return DecodeError::TooLarge;
   constexpr size_t kMinAttr = 4 + 1 + 1;  // empty key, tag, bool
   if (size_t(count) * kMinAttr > r.left()) return DecodeError::Truncated;
-  out.resize(count);
+  out.resize(first + count);
   for (uint32_t i = 0; i < count; ++i) {
-    Attribute& a = out[i];
+    Attribute& a = out[first + i];
     DecodeError e = read_str(r, a.key);
     if (e != DecodeError::Ok) return e;
     uint8_t tag;
@@ -187,15 +191,25 @@ DecodeError read_attrs(Reader& r, std::vector<Attribute>& out) {
   return DecodeError::Ok;
 }
 
+DecodeError read_attrs(Reader& r, std::vector<Attribute>& out) {
+  uint32_t count;
+  if (!r.u32(count)) return DecodeError::Truncated;
+  return read_attr_list(r, count, out, 0);
+}
+
 }  // namespace
 
 // ---- encoding ---------------------------------------------------------------
 
-size_t encoded_span_size(const Span& s) {
+size_t encoded_span_size(const Span& s) { return encoded_span_size(s, EncodedAttributes{}); }
+
+uint8_t* encode_span(const Span& s, uint8_t* p) { return encode_span(s, EncodedAttributes{}, p); }
+
+size_t encoded_span_size(const Span& s, const EncodedAttributes& first) {
   size_t n = kSpanHeadBytes;
   n += encoded_string_size(s.name.size());
   n += encoded_string_size(s.status_message.size());
-  n += attrs_size(s.attributes);
+  n += first.size + attrs_size(s.attributes, kMaxAttributes - first.count);
   n += 4;
   size_t events = s.events.size() < kMaxEvents ? s.events.size() : kMaxEvents;
   for (size_t i = 0; i < events; ++i) {
@@ -205,21 +219,22 @@ size_t encoded_span_size(const Span& s) {
   return n;
 }
 
-uint8_t* encode_span(const Span& s, uint8_t* p) {
+uint8_t* encode_span(const Span& s, const EncodedAttributes& first, uint8_t* p) {
+  const uint32_t room = kMaxAttributes - first.count;  // for span.attributes
   uint32_t dropped = s.dropped_attributes_count;
-  if (s.attributes.size() > kMaxAttributes) dropped += uint32_t(s.attributes.size() - kMaxAttributes);
+  if (s.attributes.size() > room) dropped += uint32_t(s.attributes.size() - room);
   p = put_span_head(p, SpanHead{s.trace_id, s.span_id, s.parent_span_id, s.trace_flags, s.kind, s.status_code,
                                 s.start_unix_nano, s.end_unix_nano, dropped});
   p = put_str(p, s.name);
   p = put_str(p, s.status_message);
-  p = put_attrs(p, s.attributes);
+  p = put_attrs(p, s.attributes, first);
   uint32_t events = uint32_t(s.events.size() < kMaxEvents ? s.events.size() : kMaxEvents);
   p = put_u32(p, events);
   for (uint32_t i = 0; i < events; ++i) {
     const Event& e = s.events[i];
     p = put_u64(p, e.time_unix_nano);
     p = put_str(p, e.name);
-    p = put_attrs(p, e.attributes);
+    p = put_attrs(p, e.attributes, EncodedAttributes{});
   }
   return p;
 }
@@ -238,6 +253,37 @@ uint8_t* put_span_head(uint8_t* p, const SpanHead& h) {
 }
 
 uint8_t* put_string(uint8_t* p, const char* data, size_t length) { return put_str(p, data, length); }
+
+uint8_t* put_int_attribute(uint8_t* p, const char* key, size_t key_length, int64_t value) {
+  p = put_str(p, key, key_length);
+  p = put_u8(p, kInt);
+  return put_u64(p, uint64_t(value));
+}
+
+bool has_key(const EncodedAttributes& attrs, const char* key, size_t key_length) {
+  Reader r{attrs.data, attrs.data + attrs.size};
+  for (uint32_t i = 0; i < attrs.count; ++i) {
+    uint32_t n;
+    uint8_t tag;
+    if (!r.u32(n) || n > r.left()) return false;
+    if (n == key_length && std::memcmp(r.p, key, n) == 0) return true;
+    r.p += n;
+    if (!r.u8(tag)) return false;
+    size_t skip = tag == kString ? 0 : tag == kBool ? 1 : 8;
+    if (tag == kString && !r.u32(n)) return false;
+    if (tag == kString) skip = n;
+    if (skip > r.left()) return false;
+    r.p += skip;
+  }
+  return false;
+}
+
+DecodeError decode_attributes(const uint8_t* data, size_t size, uint32_t count, std::vector<Attribute>& out) {
+  Reader r{data, data + size};
+  DecodeError e = read_attr_list(r, count, out, out.size());
+  if (e != DecodeError::Ok) return e;
+  return r.left() == 0 ? DecodeError::Ok : DecodeError::BadValue;
+}
 
 uint8_t* put_count(uint8_t* p, uint32_t count) { return put_u32(p, count); }
 

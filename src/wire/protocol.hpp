@@ -81,6 +81,21 @@ size_t encoded_span_size(const Span& span);
 // Appends one span record (without a length prefix) at `out`, which must
 // hold encoded_span_size(span) bytes. Returns the end.
 uint8_t* encode_span(const Span& span, uint8_t* out);
+
+// Attributes already encoded (put_string_attribute/put_int_attribute, one
+// after another, no count), which go before span.attributes: a recorder
+// that writes the attributes it knows at a span's start in wire form (the
+// WSGI server span) keeps no Attribute strings for them. count: at most
+// kMaxAttributes (span.attributes fill the rest).
+struct EncodedAttributes {
+  const uint8_t* data = nullptr;
+  size_t size = 0;
+  uint32_t count = 0;
+};
+size_t encoded_span_size(const Span& span, const EncodedAttributes& first);
+// Whether one of them has this key.
+bool has_key(const EncodedAttributes& attrs, const char* key, size_t key_length);
+uint8_t* encode_span(const Span& span, const EncodedAttributes& first, uint8_t* out);
 void append_span(const Span& span, std::string& out);
 
 // An encoded span written field by field, for a recorder that keeps no Span
@@ -109,6 +124,8 @@ uint8_t* put_string(uint8_t* out, const char* data, size_t length);
 uint8_t* put_count(uint8_t* out, uint32_t count);          // of attributes or events
 uint8_t* put_string_attribute(uint8_t* out, const char* key, size_t key_length, const char* value,
                               size_t value_length);
+inline size_t encoded_int_attribute_size(size_t key_length) { return encoded_string_size(key_length) + 1 + 8; }
+uint8_t* put_int_attribute(uint8_t* out, const char* key, size_t key_length, int64_t value);
 
 void write_header(uint8_t* out, MessageType type, uint32_t payload_length);
 // Complete messages (header + payload), appended to `out`.
@@ -128,6 +145,9 @@ DecodeError decode_hello(const uint8_t* data, size_t size, Hello& out);
 DecodeError decode_stats(const uint8_t* data, size_t size, Stats& out);
 DecodeError decode_health(const uint8_t* data, size_t size, Health& out);
 DecodeError decode_span(const uint8_t* data, size_t size, Span& out);
+// `count` attributes encoded one after another (EncodedAttributes), appended
+// to `out`; every byte must belong to them.
+DecodeError decode_attributes(const uint8_t* data, size_t size, uint32_t count, std::vector<Attribute>& out);
 
 // Walks a SPANS payload; calls on_span(const Span&) for each decoded span.
 // On the first error, stops and returns it (spans already passed stay passed:

@@ -435,13 +435,13 @@ uint8_t* reserve_record(State& s, size_t n) {
 
 }  // namespace
 
-bool SpanSink::submit(const Span& span) {
+bool SpanSink::submit(const Span& span, const EncodedAttributes& first) {
   State& s = state();
-  size_t n = 4 + encoded_span_size(span);
+  size_t n = 4 + encoded_span_size(span, first);
   std::lock_guard<std::mutex> lock(s.mu);
   uint8_t* p = reserve_record(s, n);
   if (p == nullptr) return false;
-  encode_span(span, p);
+  encode_span(span, first, p);
   return true;
 }
 

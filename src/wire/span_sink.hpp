@@ -39,7 +39,8 @@ class SpanSink {
  public:
   static SpanSink& instance();
   void configure(const SinkOptions& options);
-  bool submit(const Span& span);  // false: dropped (and counted)
+  // false: dropped (and counted). first: attributes already encoded, before span.attributes.
+  bool submit(const Span& span, const EncodedAttributes& first = EncodedAttributes{});
   // The same for a span already encoded (encode_span's bytes, see SpanHead).
   bool submit_encoded(const uint8_t* record, size_t size);
   SinkStats stats() const;

@@ -25,18 +25,24 @@ SpanSink& SpanSink::instance() {
   return s;
 }
 void SpanSink::configure(const SinkOptions& o) { g_options = o; }
-bool SpanSink::submit(const Span& span) {
-  std::lock_guard<std::mutex> l(g_mu);
-  ++g_stats.submitted;
-  g_spans.push_back(span);
-  return true;
-}
-// Spans the recorders encoded themselves are decoded by the collector's
-// decoder: what they wrote is what the collector will read.
+// Spans the recorders encoded themselves, or in part (attributes already in
+// wire form), are decoded by the collector's decoder: what they wrote is
+// what the collector will read.
 bool SpanSink::submit_encoded(const uint8_t* record, size_t size) {
   Span span;
   if (decode_span(record, size, span) != DecodeError::Ok) return false;
   return submit(span);
+}
+bool SpanSink::submit(const Span& span, const EncodedAttributes& first) {
+  if (first.count != 0) {
+    std::vector<uint8_t> record(encoded_span_size(span, first));
+    if (encode_span(span, first, record.data()) != record.data() + record.size()) return false;
+    return submit_encoded(record.data(), record.size());
+  }
+  std::lock_guard<std::mutex> l(g_mu);
+  ++g_stats.submitted;
+  g_spans.push_back(span);
+  return true;
 }
 SinkStats SpanSink::stats() const { return g_stats; }
 void SpanSink::flush_and_stop(uint32_t) {}
@@ -64,6 +70,17 @@ PyObject* attrs_of(const std::vector<wire::Attribute>& attrs) {
   return d;
 }
 
+// In order, repeats kept: a key written twice shows.
+PyObject* keys_of(const std::vector<wire::Attribute>& attrs) {
+  PyObject* l = PyList_New(0);
+  for (auto& a : attrs) {
+    PyObject* k = PyUnicode_FromString(a.key.c_str());
+    PyList_Append(l, k);
+    Py_DECREF(k);
+  }
+  return l;
+}
+
 PyObject* drain(PyObject*, PyObject*) {
   std::vector<wire::Span> spans;
   {
@@ -80,11 +97,11 @@ PyObject* drain(PyObject*, PyObject*) {
       Py_DECREF(ev);
     }
     PyObject* d = Py_BuildValue(
-        "{s:s,s:s,s:s,s:s,s:i,s:K,s:K,s:i,s:s,s:N,s:N,s:I,s:i}", "name", s.name.c_str(), "trace_id",
+        "{s:s,s:s,s:s,s:s,s:i,s:K,s:K,s:i,s:s,s:N,s:N,s:N,s:I,s:i}", "name", s.name.c_str(), "trace_id",
         to_hex(s.trace_id, 16).c_str(), "span_id", to_hex(s.span_id, 8).c_str(), "parent_span_id",
         to_hex(s.parent_span_id, 8).c_str(), "kind", int(s.kind), "start", (unsigned long long)s.start_unix_nano, "end",
         (unsigned long long)s.end_unix_nano, "status", int(s.status_code), "status_message", s.status_message.c_str(),
-        "attributes", attrs_of(s.attributes), "events", events, "dropped_attributes", s.dropped_attributes_count,
+        "attributes", attrs_of(s.attributes), "attribute_keys", keys_of(s.attributes), "events", events, "dropped_attributes", s.dropped_attributes_count,
         "flags", int(s.trace_flags));
     PyList_Append(out, d);
     Py_DECREF(d);

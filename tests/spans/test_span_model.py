@@ -211,6 +211,53 @@ def test_wsgi_start_finish():
         "client.address": "127.0.0.1", "http.response.status_code": 503, "error.type": "503"}
 
 
+def test_wsgi_server_span_attributes_seen_and_replaced_from_python():
+    # The server span writes its attributes in wire form at the start; from
+    # Python they are read, replaced and added to like any span's.
+    environ = {"REQUEST_METHOD": "GET", "SCRIPT_NAME": "/app", "PATH_INFO": "/items", "wsgi.url_scheme": "https",
+               "HTTP_HOST": "example.com", "SERVER_PORT": "443", "SERVER_PROTOCOL": "HTTP/2",
+               "HTTP_USER_AGENT": "curl/8"}
+    s = h.wsgi_start(environ)
+    assert s.attributes == {"http.request.method": "GET", "url.path": "/app/items", "url.scheme": "https",
+                            "server.address": "example.com", "server.port": 443,
+                            "network.protocol.version": "2", "user_agent.original": "curl/8"}
+    s.set_attribute("url.path", "/changed")
+    s.set_attribute("app.user", "u1")
+    h.wsgi_finish(s, "200 OK")
+    (sp,) = h.drain()
+    assert sp["attribute_keys"] == ["http.request.method", "url.path", "url.scheme", "server.address", "server.port",
+                                    "network.protocol.version", "user_agent.original", "app.user",
+                                    "http.response.status_code"]
+    assert sp["attributes"]["url.path"] == "/changed" and sp["attributes"]["http.response.status_code"] == 200
+
+
+def test_wsgi_server_span_untouched_from_python_arrives_whole():
+    environ = {"REQUEST_METHOD": "DELETE", "PATH_INFO": "/x", "wsgi.url_scheme": "http", "SERVER_NAME": "srv",
+               "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.0", "REMOTE_ADDR": "10.0.0.1"}
+    s = h.wsgi_start(environ)
+    h.wsgi_finish(s, "500 Internal Server Error")
+    (sp,) = h.drain()
+    assert sp["attribute_keys"] == ["http.request.method", "url.path", "url.scheme", "server.address", "server.port",
+                                    "network.protocol.version", "client.address", "http.response.status_code",
+                                    "error.type"]
+    assert sp["attributes"]["server.address"] == "srv" and sp["attributes"]["server.port"] == 8000
+    assert sp["attributes"]["error.type"] == "500" and sp["status"] == 2 and sp["dropped_attributes"] == 0
+
+
+def test_wsgi_server_span_limits():
+    h.configure_spans({"spans.max_attributes": 3, "spans.max_attribute_length": 5}, force=True)
+    try:
+        s = h.wsgi_start({"REQUEST_METHOD": "POST", "PATH_INFO": "/items/long", "wsgi.url_scheme": "http",
+                          "HTTP_HOST": "example.com:8080", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1"})
+        h.wsgi_finish(s, "503 Service Unavailable")
+    finally:
+        h.configure_spans({}, force=True)
+    (sp,) = h.drain()
+    # The first three kept (values cut at 5 bytes), the other seven counted.
+    assert sp["attributes"] == {"http.request.method": "POST", "url.path": "/item", "url.scheme": "http"}
+    assert sp["dropped_attributes"] == 4 + 2
+
+
 def test_fork_child_gets_fresh_ids():
     r, w = os.pipe()
     pid = os.fork()

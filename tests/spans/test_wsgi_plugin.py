@@ -219,6 +219,19 @@ def test_flask_route(pkg):
         del app.wsgi_app
     (s,) = h.drain()
     assert s["name"] == "GET /users/<int:uid>"
+    # Middleware that hands Flask a start_response of its own: Flask's wrapper
+    # names the route, then the server's start_response does again; the span
+    # keeps one http.route.
+    app.wsgi_app = lambda environ, start_response: inner(
+        environ, lambda status, headers, exc_info=None: start_response(status, headers, exc_info))
+    try:
+        assert call(wsgi.wrap_wsgi_app(app), path="/users/10")[1] == b"u10"
+    finally:
+        del app.wsgi_app
+    (s,) = h.drain()
+    assert s["name"] == "GET /users/<int:uid>" and s["attributes"]["http.route"] == "/users/<int:uid>"
+    assert s["attribute_keys"].count("http.route") == 1
+    assert s["attribute_keys"].count("http.response.status_code") == 1
 
 
 def test_flask_exceptions_of_views_and_before_request(pkg):

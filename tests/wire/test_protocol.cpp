@@ -77,6 +77,59 @@ TEST_CASE("a span written field by field is the bytes encode_span writes for it"
   CHECK(out.compare(0, size, expected) == 0);
 }
 
+TEST_CASE("attributes already encoded go first and decode like the others") {
+  Span in = wire_test::sample_span(7);
+  in.attributes = {{"http.route", std::string("/items/<id>")}, {"ok", true}};
+  // What a recorder writes at the start: one string, one int.
+  std::string pre(encoded_string_attribute_size(8, 6) + encoded_int_attribute_size(11), '\0');
+  auto* q = reinterpret_cast<uint8_t*>(&pre[0]);
+  q = put_string_attribute(q, "url.path", 8, "/items", 6);
+  q = put_int_attribute(q, "server.port", 11, -8080);
+  REQUIRE(q == reinterpret_cast<uint8_t*>(&pre[0]) + pre.size());
+  EncodedAttributes first{reinterpret_cast<const uint8_t*>(pre.data()), pre.size(), 2};
+
+  CHECK(has_key(first, "url.path", 8));
+  CHECK(has_key(first, "server.port", 11));
+  CHECK_FALSE(has_key(first, "url.pat", 7));
+  CHECK_FALSE(has_key(first, "http.route", 10));
+
+  std::vector<uint8_t> record(encoded_span_size(in, first));
+  REQUIRE(encode_span(in, first, record.data()) == record.data() + record.size());
+  Span out;
+  REQUIRE(decode_span(record.data(), record.size(), out) == DecodeError::Ok);
+  Span expected = in;
+  expected.attributes.insert(expected.attributes.begin(),
+                             {{"url.path", std::string("/items")}, {"server.port", int64_t(-8080)}});
+  CHECK(same(out, expected));
+
+  std::vector<Attribute> decoded = {{"kept", int64_t(1)}};
+  REQUIRE(decode_attributes(first.data, first.size, 2, decoded) == DecodeError::Ok);
+  REQUIRE(decoded.size() == 3);
+  CHECK(decoded[1].key == "url.path");
+  CHECK(std::get<int64_t>(decoded[2].value) == -8080);
+  std::vector<Attribute> more;
+  CHECK(decode_attributes(first.data, first.size, 1, more) != DecodeError::Ok);  // bytes left over
+  CHECK(decode_attributes(first.data, first.size - 1, 2, more) != DecodeError::Ok);  // truncated
+}
+
+TEST_CASE("attributes already encoded count against the wire's attribute limit") {
+  Span in = wire_test::sample_span(1);
+  in.attributes.clear();
+  for (uint32_t i = 0; i < kMaxAttributes; ++i) in.attributes.push_back({"k" + std::to_string(i), int64_t(i)});
+  std::string pre(encoded_int_attribute_size(1) * 3, '\0');
+  auto* q = reinterpret_cast<uint8_t*>(&pre[0]);
+  for (const char* k : {"a", "b", "c"}) q = put_int_attribute(q, k, 1, 5);
+  EncodedAttributes first{reinterpret_cast<const uint8_t*>(pre.data()), pre.size(), 3};
+  std::vector<uint8_t> record(encoded_span_size(in, first));
+  REQUIRE(encode_span(in, first, record.data()) == record.data() + record.size());
+  Span out;
+  REQUIRE(decode_span(record.data(), record.size(), out) == DecodeError::Ok);
+  REQUIRE(out.attributes.size() == kMaxAttributes);
+  CHECK(out.attributes[0].key == "a");
+  CHECK(out.attributes[3].key == "k0");
+  CHECK(out.dropped_attributes_count == in.dropped_attributes_count + 3);
+}
+
 TEST_CASE("a SPANS message decodes to its spans, in order") {
   std::vector<Span> spans = {wire_test::sample_span(1), wire_test::sample_span(2), wire_test::sample_span(3)};
   std::string msg;

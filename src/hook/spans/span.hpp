@@ -11,8 +11,10 @@
 #include <Python.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
+#include "wire/protocol.hpp"
 #include "wire/span.hpp"
 
 namespace agent_run::spans {
@@ -27,9 +29,32 @@ struct Limits {
 };
 Limits& limits();
 
+// Bytes written in place: grown geometrically, never zero-filled first
+// (std::string::resize would clear what is about to be written).
+struct WireBytes {
+  std::unique_ptr<uint8_t[]> data;
+  size_t size = 0;
+  size_t capacity = 0;
+  uint8_t* extend(size_t n) {
+    if (size + n > capacity) grow(size + n);
+    uint8_t* p = data.get() + size;
+    size += n;
+    return p;
+  }
+  void grow(size_t need);
+};
+
 struct SpanObject {
   PyObject_HEAD
   wire::Span span;
+  // Attributes in wire form, before span.attributes (wire::EncodedAttributes):
+  // the server span writes what it knows at its start this way, with no
+  // Attribute strings. Whatever reads or replaces attributes from Python
+  // turns them into span.attributes first (materialize_attributes).
+  WireBytes encoded_attrs;
+  uint32_t encoded_count;
+  uint32_t start_count;  // of them, written at the start (EncodedAttributeWriter)
+  size_t start_bytes;
   uint64_t start_mono;
   PyObject* token;      // ContextVar token while activated, else null
   PyObject* previous;   // the value the ContextVar had before activation
@@ -60,29 +85,34 @@ void end_span(SpanObject* s, uint64_t end_mono = 0);
 // scalar for is stored as its str().
 void set_attribute(wire::Span& span, std::string_view key, wire::AttributeValue value);
 
-// Writes the first attributes of a fresh span in order, with no search for
-// an existing key (the caller's keys are distinct), into an attribute vector
-// of an ended span: an element's key and string value keep their capacity,
-// so a request writing the same keys as the last one allocates nothing.
-// The limits hold. done() drops what the recycled vector had beyond.
-class AttributeFiller {
+// Writes a fresh span's first attributes in wire form (SpanObject::encoded_attrs),
+// in order, keys distinct (the caller's), the limits held; the buffer comes
+// from the ended spans', so a request allocates nothing for them.
+class EncodedAttributeWriter {
  public:
-  explicit AttributeFiller(wire::Span& span);
+  explicit EncodedAttributeWriter(SpanObject* s);
+  ~EncodedAttributeWriter();
   void put(std::string_view key, std::string_view value);
   void put(std::string_view key, int64_t value);
-  void done();
 
  private:
-  wire::Attribute* slot(std::string_view key);
-  wire::Span& span_;
-  size_t n_ = 0;
+  bool room();
+  SpanObject* s_;
 };
+// The encoded attributes, as span.attributes (before the others).
+void materialize_attributes(SpanObject* s);
+// Sets an attribute on a span that may hold encoded ones: appended in wire
+// form while all its attributes are, else set_attribute(). For keys the
+// span's EncodedAttributeWriter did not write (the route, the status code):
+// one set here before is replaced (after materializing).
+void set_span_attribute(SpanObject* s, std::string_view key, std::string_view value);
+void set_span_attribute(SpanObject* s, std::string_view key, int64_t value);
 int set_attribute_py(wire::Span& span, PyObject* key, PyObject* value);  // -1: error set
 void record_exception(wire::Span& span, PyObject* exc, bool set_error_status);
 std::string truncate(std::string s);
 
 // Everything that leaves: counted here and handed to the sink.
-void submit(const wire::Span& span);
+void submit(const wire::Span& span, const wire::EncodedAttributes& first = wire::EncodedAttributes{});
 void submit_encoded(const uint8_t* record, size_t size);  // a span encoded as wire::encode_span does
 uint64_t spans_ended();
 

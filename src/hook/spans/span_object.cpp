@@ -98,37 +98,120 @@ void recycle_attributes(std::vector<wire::Attribute>& v) {
 
 }  // namespace
 
-AttributeFiller::AttributeFiller(wire::Span& span) : span_(span) {
-  if (span.attributes.empty() && g_attr_pool_n > 0) span.attributes.swap(g_attr_pool[--g_attr_pool_n]);
-  else span.attributes.clear();
+namespace {
+
+// Encoded-attribute buffers of ended spans (under the GIL, as above).
+WireBytes g_encoded_pool[kPoolSize];
+int g_encoded_pool_n = 0;
+
+void recycle_encoded(SpanObject* s) {
+  s->encoded_count = s->start_count = 0;
+  s->encoded_attrs.size = s->start_bytes = 0;
+  if (g_encoded_pool_n < kPoolSize && s->encoded_attrs.capacity != 0)
+    std::swap(g_encoded_pool[g_encoded_pool_n++], s->encoded_attrs);
+  s->encoded_attrs = WireBytes();
 }
 
-wire::Attribute* AttributeFiller::slot(std::string_view key) {
-  if (n_ >= limits().max_attributes) {
-    ++span_.dropped_attributes_count;
-    return nullptr;
-  }
-  auto& v = span_.attributes;
-  if (n_ == v.size()) v.emplace_back();
-  wire::Attribute& a = v[n_++];
-  if (a.key != key) a.key.assign(key.data(), key.size());
-  return &a;
+wire::EncodedAttributes encoded_of(const SpanObject* s) {
+  return wire::EncodedAttributes{s->encoded_attrs.data.get(), s->encoded_attrs.size, s->encoded_count};
 }
 
-void AttributeFiller::put(std::string_view key, std::string_view value) {
-  wire::Attribute* a = slot(key);
-  if (a == nullptr) return;
+uint8_t* grow_encoded(SpanObject* s, size_t n) { return s->encoded_attrs.extend(n); }
+
+std::string_view clamp_value(std::string_view value) {
   size_t max = limits().max_attribute_length;
-  if (value.size() > max) value = value.substr(0, utf8_cut(value, max));
-  if (auto* s = std::get_if<std::string>(&a->value)) s->assign(value.data(), value.size());
-  else a->value = std::string(value);
+  return value.size() > max ? value.substr(0, utf8_cut(value, max)) : value;
 }
 
-void AttributeFiller::put(std::string_view key, int64_t value) {
-  if (wire::Attribute* a = slot(key)) a->value = value;
+void append_encoded(SpanObject* s, std::string_view key, std::string_view value) {
+  value = clamp_value(value);
+  uint8_t* p = grow_encoded(s, wire::encoded_string_attribute_size(key.size(), value.size()));
+  wire::put_string_attribute(p, key.data(), key.size(), value.data(), value.size());
+  ++s->encoded_count;
 }
 
-void AttributeFiller::done() { span_.attributes.resize(n_); }
+void append_encoded(SpanObject* s, std::string_view key, int64_t value) {
+  uint8_t* p = grow_encoded(s, wire::encoded_int_attribute_size(key.size()));
+  wire::put_int_attribute(p, key.data(), key.size(), value);
+  ++s->encoded_count;
+}
+
+// Whether an attribute more is encoded: Yes while all so far are and the
+// key is new, Dropped (and counted) at the limit, else No (set_attribute).
+enum class Encode { Yes, No, Dropped };
+Encode may_encode(SpanObject* s, std::string_view key) {
+  if (s->encoded_count == 0 || !s->span.attributes.empty()) return Encode::No;
+  // Only those set after the start can have it (the caller's promise).
+  const wire::EncodedAttributes later{s->encoded_attrs.data.get() + s->start_bytes,
+                                      s->encoded_attrs.size - s->start_bytes, s->encoded_count - s->start_count};
+  if (later.count != 0 && wire::has_key(later, key.data(), key.size())) return Encode::No;
+  if (s->encoded_count >= limits().max_attributes || s->encoded_count >= wire::kMaxAttributes) {
+    ++s->span.dropped_attributes_count;
+    return Encode::Dropped;
+  }
+  return Encode::Yes;
+}
+
+}  // namespace
+
+void WireBytes::grow(size_t need) {
+  size_t cap = capacity < 256 ? 256 : capacity;
+  while (cap < need) cap *= 2;
+  std::unique_ptr<uint8_t[]> bigger(new uint8_t[cap]);
+  if (size != 0) std::memcpy(bigger.get(), data.get(), size);
+  data = std::move(bigger);
+  capacity = cap;
+}
+
+EncodedAttributeWriter::EncodedAttributeWriter(SpanObject* s) : s_(s) {
+  if (s->encoded_count == 0 && s->encoded_attrs.capacity == 0 && g_encoded_pool_n > 0)
+    std::swap(s->encoded_attrs, g_encoded_pool[--g_encoded_pool_n]);
+}
+
+EncodedAttributeWriter::~EncodedAttributeWriter() {
+  s_->start_count = s_->encoded_count;
+  s_->start_bytes = s_->encoded_attrs.size;
+}
+
+bool EncodedAttributeWriter::room() {
+  if (s_->encoded_count < limits().max_attributes && s_->encoded_count < wire::kMaxAttributes) return true;
+  ++s_->span.dropped_attributes_count;
+  return false;
+}
+
+void EncodedAttributeWriter::put(std::string_view key, std::string_view value) {
+  if (room()) append_encoded(s_, key, value);
+}
+
+void EncodedAttributeWriter::put(std::string_view key, int64_t value) {
+  if (room()) append_encoded(s_, key, value);
+}
+
+void materialize_attributes(SpanObject* s) {
+  if (s->encoded_count == 0) return;
+  std::vector<wire::Attribute> attrs;
+  wire::decode_attributes(s->encoded_attrs.data.get(), s->encoded_attrs.size, s->encoded_count, attrs);
+  for (auto& a : s->span.attributes) attrs.push_back(std::move(a));
+  s->span.attributes.swap(attrs);
+  recycle_encoded(s);
+}
+
+void set_span_attribute(SpanObject* s, std::string_view key, std::string_view value) {
+  Encode e = may_encode(s, key);
+  if (e == Encode::Yes) append_encoded(s, key, value);
+  if (e != Encode::No) return;
+  materialize_attributes(s);
+  set_attribute(s->span, key, std::string(value));
+}
+
+void set_span_attribute(SpanObject* s, std::string_view key, int64_t value) {
+  Encode e = may_encode(s, key);
+  if (e == Encode::Yes) append_encoded(s, key, value);
+  if (e != Encode::No) return;
+  materialize_attributes(s);
+  set_attribute(s->span, key, value);
+}
+
 
 namespace {
 
@@ -268,9 +351,9 @@ void record_exception(wire::Span& span, PyObject* exc, bool set_error_status) {
   saved.restore();
 }
 
-void submit(const wire::Span& span) {
+void submit(const wire::Span& span, const wire::EncodedAttributes& first) {
   g_ended.fetch_add(1, std::memory_order_relaxed);
-  wire::SpanSink::instance().submit(span);
+  wire::SpanSink::instance().submit(span, first);
 }
 
 void submit_encoded(const uint8_t* record, size_t size) {
@@ -285,6 +368,9 @@ SpanObject* new_span(std::string name, wire::SpanKind kind, SpanObject* parent, 
   SpanObject* s = PyObject_New(SpanObject, &SpanType);
   if (s == nullptr) return nullptr;
   new (&s->span) wire::Span();
+  new (&s->encoded_attrs) WireBytes();
+  s->encoded_count = s->start_count = 0;
+  s->start_bytes = 0;
   s->token = nullptr;
   s->previous = nullptr;
   s->ended = false;
@@ -357,10 +443,11 @@ void end_span(SpanObject* s, uint64_t end_mono) {
   s->ended = true;
   if (end_mono == 0) end_mono = monotonic_ns();
   s->span.end_unix_nano = s->span.start_unix_nano + (end_mono - s->start_mono);
-  submit(s->span);
+  submit(s->span, encoded_of(s));
   // Keep ids and name (still readable); free the rest (the attributes'
   // storage goes to the next server span).
   recycle_attributes(s->span.attributes);
+  recycle_encoded(s);
   std::vector<wire::Event>().swap(s->span.events);
 }
 
@@ -373,6 +460,7 @@ void span_dealloc(PyObject* self) {
   Py_CLEAR(s->token);
   Py_CLEAR(s->previous);
   s->span.~Span();
+  s->encoded_attrs.~WireBytes();
   PyObject_Free(self);
 }
 
@@ -388,6 +476,7 @@ PyObject* span_set_attribute(PyObject* self, PyObject* args) {
   if (!PyArg_ParseTuple(args, "OO:set_attribute", &k, &v)) return nullptr;
   auto* s = reinterpret_cast<SpanObject*>(self);
   if (s->ended) Py_RETURN_NONE;
+  materialize_attributes(s);
   if (set_attribute_py(s->span, k, v) < 0) return nullptr;
   Py_RETURN_NONE;
 }
@@ -399,6 +488,7 @@ PyObject* span_set_attributes(PyObject* self, PyObject* mapping) {
     return nullptr;
   }
   if (s->ended) Py_RETURN_NONE;
+  materialize_attributes(s);
   Py_ssize_t pos = 0;
   PyObject *k, *v;
   while (PyDict_Next(mapping, &pos, &k, &v))
@@ -496,6 +586,7 @@ PyObject* get_status(PyObject* self, void*) {
   return PyLong_FromLong(long(reinterpret_cast<SpanObject*>(self)->span.status_code));
 }
 PyObject* get_attributes(PyObject* self, void*) {
+  materialize_attributes(reinterpret_cast<SpanObject*>(self));
   auto& sp = reinterpret_cast<SpanObject*>(self)->span;
   PyObject* d = PyDict_New();
   if (d == nullptr) return nullptr;

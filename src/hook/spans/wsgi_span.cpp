@@ -77,7 +77,7 @@ SpanObject* start_server_span(PyObject* environ) {
   SpanObject* s = new_span(std::string(method), wire::SpanKind::Server, nullptr,
                            traceparent.empty() ? nullptr : traceparent.data(), false);
   if (s == nullptr) return nullptr;
-  AttributeFiller attrs(s->span);
+  EncodedAttributeWriter attrs(s);
   attrs.put("http.request.method", method);
   bool has_sn = false, has_pi = false;
   std::string_view sn = environ_str(environ, kScriptName, &has_sn);
@@ -113,7 +113,6 @@ SpanObject* start_server_span(PyObject* environ) {
   if (ok) attrs.put("client.address", v);
   v = environ_str(environ, kUserAgent, &ok);
   if (ok) attrs.put("user_agent.original", v);
-  attrs.done();
   if (activate(s) < 0) {
     Py_DECREF(s);
     return nullptr;
@@ -132,14 +131,14 @@ void finish_server_span(SpanObject* s, PyObject* status, PyObject* exc) {
       else code = parse_port(std::string_view(st, size_t(n)).substr(0, 3));
     }
     if (code > 0) {
-      set_attribute(s->span, "http.response.status_code", int64_t(code));
+      set_span_attribute(s, "http.response.status_code", int64_t(code));
       if (code >= 500) s->span.status_code = wire::StatusCode::Error;
     }
     if (exc != nullptr && exc != Py_None && PyExceptionInstance_Check(exc)) {
       record_exception(s->span, exc, true);
-      if (code == 0) set_attribute(s->span, "error.type", std::string(Py_TYPE(exc)->tp_name));
+      if (code == 0) set_span_attribute(s, "error.type", Py_TYPE(exc)->tp_name);
     } else if (code >= 500) {
-      set_attribute(s->span, "error.type", std::to_string(code));
+      set_span_attribute(s, "error.type", std::to_string(code));
     }
   }
   deactivate(s);
@@ -155,7 +154,7 @@ void set_server_route(SpanObject* s, PyObject* environ, PyObject* route) {
     return;
   }
   std::string_view rv(r, size_t(n));
-  set_attribute(s->span, "http.route", std::string(rv));
+  set_span_attribute(s, "http.route", rv);
   std::string_view method = init_env_keys() ? environ_str(environ, kMethod) : std::string_view();
   if (method.empty()) method = "_OTHER";
   std::string name;
