@@ -10,7 +10,10 @@ the import of the app cancel out and what is left is N requests. Prints one
 JSON line: per request, Ir (instructions) and I1mr (first-level instruction
 cache misses) in all, and per shared object, bare and traced.
 
-    python3 bench/spans/callgrind_worker.py [--requests 1000]
+    python3 bench/spans/callgrind_worker.py [--requests 1000] [--keep DIR]
+
+--keep DIR leaves the four callgrind files in DIR (named bare-N.PID,
+traced-2N.PID, ...) for callgrind_annotate, per function.
 
 It takes about two minutes on two cores. PYTHONHASHSEED is fixed so that the
 dict layouts, and with them the lookups' costs, are the same in every run.
@@ -75,6 +78,7 @@ def run(traced, n, out_dir):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(120)
+        shutil.rmtree(home, ignore_errors=True)  # its bootstrap cache and trace store
     files = glob.glob(prefix + ".*")
     # The master's file and the worker's: the worker ran the requests.
     return max(files, key=lambda f: totals(f)[0])
@@ -108,12 +112,15 @@ def per_object(path):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=1000)
+    ap.add_argument("--keep", metavar="DIR", help="leave the callgrind files in DIR")
     a = ap.parse_args()
     for tool in ("valgrind", "callgrind_annotate"):
         if shutil.which(tool) is None:
             sys.exit("%s is not installed" % tool)
     n = a.requests
-    out_dir = tempfile.mkdtemp(prefix="bench-callgrind-")
+    if a.keep:
+        os.makedirs(a.keep, exist_ok=True)
+    out_dir = os.path.abspath(a.keep) if a.keep else tempfile.mkdtemp(prefix="bench-callgrind-")
     try:
         result = {"bench": "gunicorn -w 1 flask, 3 sqlite queries, callgrind, per request", "requests": n}
         for traced in (False, True):
@@ -130,7 +137,8 @@ def main():
             result["ratio_" + k] = round(result["traced"][k] / result["bare"][k], 4)
         print(json.dumps(result))
     finally:
-        shutil.rmtree(out_dir, ignore_errors=True)
+        if not a.keep:
+            shutil.rmtree(out_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

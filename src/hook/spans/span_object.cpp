@@ -96,10 +96,6 @@ void recycle_attributes(std::vector<wire::Attribute>& v) {
   std::vector<wire::Attribute>().swap(v);
 }
 
-}  // namespace
-
-namespace {
-
 // Encoded-attribute buffers of ended spans (under the GIL, as above).
 WireBytes g_encoded_pool[kPoolSize];
 int g_encoded_pool_n = 0;
@@ -190,6 +186,7 @@ void EncodedAttributeWriter::put(std::string_view key, int64_t value) {
 void materialize_attributes(SpanObject* s) {
   if (s->encoded_count == 0) return;
   std::vector<wire::Attribute> attrs;
+  // Our own bytes, written by append_encoded: they decode.
   wire::decode_attributes(s->encoded_attrs.data.get(), s->encoded_attrs.size, s->encoded_count, attrs);
   for (auto& a : s->span.attributes) attrs.push_back(std::move(a));
   s->span.attributes.swap(attrs);
@@ -211,7 +208,6 @@ void set_span_attribute(SpanObject* s, std::string_view key, int64_t value) {
   materialize_attributes(s);
   set_attribute(s->span, key, value);
 }
-
 
 namespace {
 
