@@ -8,6 +8,7 @@
 
 #include "agent_run/version.hpp"
 #include "collector/word_scan.hpp"
+#include "common/short_copy.hpp"
 
 namespace agent_run::collector {
 
@@ -107,7 +108,7 @@ void Writer::string(const std::string& v) {
   if (__builtin_expect(any_byte_bits(p, n, escape_bits) == 0, 1)) {  // the common case
     char* out = need(n + 2);
     out[0] = '"';
-    std::memcpy(out + 1, p, n);
+    copy_short(out + 1, p, n);
     out[n + 1] = '"';
     len_ += n + 2;
     return;

@@ -3,6 +3,8 @@
 
 #include <cstring>
 
+#include "common/short_copy.hpp"
+
 namespace agent_run::wire {
 
 const char* to_string(DecodeError e) {
@@ -44,27 +46,11 @@ inline uint8_t* put_u64(uint8_t* p, uint64_t v) {
   return p + 8;
 }
 #endif
-// Most strings of a span are short (keys, methods, names): those are copied
-// with two overlapping fixed-size moves, inline, instead of a memcpy call.
-// Every read stays inside the string and every write inside its n bytes.
-inline void copy_bytes(uint8_t* p, const char* s, size_t n) {
-  if (n >= 8 && n <= 16) {
-    std::memcpy(p, s, 8);
-    std::memcpy(p + n - 8, s + n - 8, 8);
-  } else if (n >= 4 && n < 8) {
-    std::memcpy(p, s, 4);
-    std::memcpy(p + n - 4, s + n - 4, 4);
-  } else if (n > 16) {
-    std::memcpy(p, s, n);
-  } else {
-    for (size_t i = 0; i < n; ++i) p[i] = uint8_t(s[i]);
-  }
-}
 
 inline uint8_t* put_str(uint8_t* p, const char* s, size_t size) {
   size_t n = clamp_len(size);
   p = put_u32(p, uint32_t(n));
-  copy_bytes(p, s, n);
+  copy_short(p, s, n);
   return p + n;
 }
 inline uint8_t* put_str(uint8_t* p, const std::string& s) { return put_str(p, s.data(), s.size()); }
