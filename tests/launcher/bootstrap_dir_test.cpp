@@ -9,15 +9,12 @@
 
 #include "launcher/bootstrap_dir.hpp"
 #include "launcher/file_util.hpp"
+#include "temp_dir.hpp"
 
 using namespace agent_run::launcher;
 
 namespace {
-std::string temp_dir() {
-  char tmpl[] = "/tmp/agent-run-boot-XXXXXX";
-  REQUIRE(::mkdtemp(tmpl) != nullptr);
-  return tmpl;
-}
+std::string temp_dir() { return launcher_test::temp_dir("agent-run-boot"); }
 
 // A fake installation: share/agent-run/bootstrap/{sitecustomize.py, _agent_run/*}.
 InstallLayout fake_install(const std::string& root) {

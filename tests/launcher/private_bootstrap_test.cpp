@@ -12,16 +12,13 @@
 
 #include "launcher/file_util.hpp"
 #include "launcher/freestanding/private_bootstrap.hpp"
+#include "temp_dir.hpp"
 
 using agent_run::launcher::freestanding::remove_private_bootstrap;
 
 namespace {
 
-std::string temp_dir() {
-  char tmpl[] = "/tmp/agent-run-rm-test-XXXXXX";
-  REQUIRE(::mkdtemp(tmpl) != nullptr);
-  return tmpl;
-}
+std::string temp_dir() { return launcher_test::temp_dir("agent-run-rm-test"); }
 
 bool exists(const std::string& p) {
   struct stat st;
