@@ -96,7 +96,6 @@ class EncodedAttributeWriter {
   void put(std::string_view key, int64_t value);
 
  private:
-  bool room();
   SpanObject* s_;
 };
 // The encoded attributes, as span.attributes (before the others).

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstring>
 #include <new>
+#include <type_traits>
 
 #include "hook/spans/clock.hpp"
 #include "hook/spans/ids.hpp"
@@ -112,8 +113,6 @@ wire::EncodedAttributes encoded_of(const SpanObject* s) {
   return wire::EncodedAttributes{s->encoded_attrs.data.get(), s->encoded_attrs.size, s->encoded_count};
 }
 
-uint8_t* grow_encoded(SpanObject* s, size_t n) { return s->encoded_attrs.extend(n); }
-
 std::string_view clamp_value(std::string_view value) {
   size_t max = limits().max_attribute_length;
   return value.size() > max ? value.substr(0, utf8_cut(value, max)) : value;
@@ -121,15 +120,23 @@ std::string_view clamp_value(std::string_view value) {
 
 void append_encoded(SpanObject* s, std::string_view key, std::string_view value) {
   value = clamp_value(value);
-  uint8_t* p = grow_encoded(s, wire::encoded_string_attribute_size(key.size(), value.size()));
+  uint8_t* p = s->encoded_attrs.extend(wire::encoded_string_attribute_size(key.size(), value.size()));
   wire::put_string_attribute(p, key.data(), key.size(), value.data(), value.size());
   ++s->encoded_count;
 }
 
 void append_encoded(SpanObject* s, std::string_view key, int64_t value) {
-  uint8_t* p = grow_encoded(s, wire::encoded_int_attribute_size(key.size()));
+  uint8_t* p = s->encoded_attrs.extend(wire::encoded_int_attribute_size(key.size()));
   wire::put_int_attribute(p, key.data(), key.size(), value);
   ++s->encoded_count;
+}
+
+// Whether the limits leave room for one more encoded attribute; if not, it
+// is counted as dropped.
+bool encoded_room(SpanObject* s) {
+  if (s->encoded_count < limits().max_attributes && s->encoded_count < wire::kMaxAttributes) return true;
+  ++s->span.dropped_attributes_count;
+  return false;
 }
 
 // Whether an attribute more is encoded: Yes while all so far are and the
@@ -141,11 +148,18 @@ Encode may_encode(SpanObject* s, std::string_view key) {
   const wire::EncodedAttributes later{s->encoded_attrs.data.get() + s->start_bytes,
                                       s->encoded_attrs.size - s->start_bytes, s->encoded_count - s->start_count};
   if (later.count != 0 && wire::has_key(later, key.data(), key.size())) return Encode::No;
-  if (s->encoded_count >= limits().max_attributes || s->encoded_count >= wire::kMaxAttributes) {
-    ++s->span.dropped_attributes_count;
-    return Encode::Dropped;
-  }
-  return Encode::Yes;
+  return encoded_room(s) ? Encode::Yes : Encode::Dropped;
+}
+
+// set_span_attribute() for either kind of value.
+template <typename Value>
+void set_encoded_or_plain(SpanObject* s, std::string_view key, Value value) {
+  Encode e = may_encode(s, key);
+  if (e == Encode::Yes) append_encoded(s, key, value);
+  if (e != Encode::No) return;
+  materialize_attributes(s);
+  if constexpr (std::is_same_v<Value, std::string_view>) set_attribute(s->span, key, std::string(value));
+  else set_attribute(s->span, key, value);
 }
 
 }  // namespace
@@ -169,18 +183,12 @@ EncodedAttributeWriter::~EncodedAttributeWriter() {
   s_->start_bytes = s_->encoded_attrs.size;
 }
 
-bool EncodedAttributeWriter::room() {
-  if (s_->encoded_count < limits().max_attributes && s_->encoded_count < wire::kMaxAttributes) return true;
-  ++s_->span.dropped_attributes_count;
-  return false;
-}
-
 void EncodedAttributeWriter::put(std::string_view key, std::string_view value) {
-  if (room()) append_encoded(s_, key, value);
+  if (encoded_room(s_)) append_encoded(s_, key, value);
 }
 
 void EncodedAttributeWriter::put(std::string_view key, int64_t value) {
-  if (room()) append_encoded(s_, key, value);
+  if (encoded_room(s_)) append_encoded(s_, key, value);
 }
 
 void materialize_attributes(SpanObject* s) {
@@ -194,20 +202,10 @@ void materialize_attributes(SpanObject* s) {
 }
 
 void set_span_attribute(SpanObject* s, std::string_view key, std::string_view value) {
-  Encode e = may_encode(s, key);
-  if (e == Encode::Yes) append_encoded(s, key, value);
-  if (e != Encode::No) return;
-  materialize_attributes(s);
-  set_attribute(s->span, key, std::string(value));
+  set_encoded_or_plain(s, key, value);
 }
 
-void set_span_attribute(SpanObject* s, std::string_view key, int64_t value) {
-  Encode e = may_encode(s, key);
-  if (e == Encode::Yes) append_encoded(s, key, value);
-  if (e != Encode::No) return;
-  materialize_attributes(s);
-  set_attribute(s->span, key, value);
-}
+void set_span_attribute(SpanObject* s, std::string_view key, int64_t value) { set_encoded_or_plain(s, key, value); }
 
 namespace {
 
