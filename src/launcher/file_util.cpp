@@ -1,6 +1,5 @@
 #include "launcher/file_util.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +8,8 @@
 #include <cstring>
 
 #include <fmt/format.h>
+
+#include "launcher/freestanding/tree_removal.hpp"
 
 namespace agent_run::launcher {
 
@@ -129,21 +130,6 @@ bool is_safe_dir(const std::string& path, std::string& why) {
   return true;
 }
 
-void remove_tree(const std::string& path) {
-  if (DIR* d = ::opendir(path.c_str())) {
-    while (dirent* e = ::readdir(d)) {
-      const std::string name = e->d_name;
-      if (name == "." || name == "..") continue;
-      const std::string child = path + "/" + name;
-      struct stat st;
-      if (::lstat(child.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
-        remove_tree(child);
-      else
-        ::unlink(child.c_str());
-    }
-    ::closedir(d);
-  }
-  ::rmdir(path.c_str());
-}
+void remove_tree(const std::string& path) { (void)freestanding::remove_tree(path.c_str()); }
 
 }  // namespace agent_run::launcher

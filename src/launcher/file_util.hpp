@@ -18,6 +18,7 @@ bool make_private_dirs(const std::string& path, std::string& error);
 // A real directory (not a symlink), owned by the effective user, not
 // writable by group or others. `why` says which test failed.
 bool is_safe_dir(const std::string& path, std::string& why);
+// Removes a directory tree, not following symlinks (freestanding/tree_removal.hpp).
 void remove_tree(const std::string& path);
 
 }  // namespace agent_run::launcher
