@@ -108,6 +108,16 @@ class Patcher(object):
         self.patches.append(Patch(owner, name, raw, had_own, wrapper))
         return wrapper
 
+    def replace(self, owner, name, new):
+        """Replaces owner.name by `new` (a wrapper from wrap_function, or any
+        object), recorded like wrap()'s patches. Returns what is installed."""
+        raw, had_own = _raw_attribute(owner, name)
+        if isinstance(raw, _hook.FunctionWrapper) and raw._agent_run_plugin is self.state:
+            return raw  # this plugin already patched it (module executed twice)
+        setattr(owner, name, new)
+        self.patches.append(Patch(owner, name, raw, had_own, new))
+        return new
+
     def overrides(self, cls, names, **options):
         """{name: wrapper of cls's own method} for an ObjectProxy of instances
         of cls (a C type whose methods cannot be replaced). Nothing is patched."""

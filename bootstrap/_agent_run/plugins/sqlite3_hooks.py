@@ -1,14 +1,21 @@
 """sqlite3: connect(), and the connection's and cursor's execute,
-executemany, executescript, commit, rollback.
+executemany, executescript (a CLIENT span each), commit, rollback.
 
 sqlite3.Connection and sqlite3.Cursor are immutable C types: their methods
-cannot be replaced. So connect() is wrapped and returns an ObjectProxy of the
-connection whose overrides serve the instrumented methods; cursor() and the
-connection's execute*() return proxied cursors, and a cursor method returning
-the cursor itself (execute does) returns the proxy. isinstance(conn,
-sqlite3.Connection) stays True. For now the wrappers record call counts and
-durations (health snapshot); the span pipeline attaches its native handler
-through span_handler() below.
+cannot be replaced. But connect() takes a factory, and Connection.cursor()
+too. So connect() is wrapped, and without a factory of the app's own it
+makes a connection of a traced subclass: its cursors are of a traced
+subclass of sqlite3.Cursor whose statement methods are the hook core's
+wrappers, and its own cursor/execute* (native:
+src/hook/spans/sqlite_connection.cpp) use them. The app gets real
+connections and cursors: isinstance() and C type checks pass, and every call
+the agent does not trace (fetchone, iteration, ...) runs exactly as bare, on
+the interpreter's specialized paths.
+
+A connection or cursor class of the app's own (connect(factory=...),
+cursor(factory=...)) is not subclassed behind its back: the object comes
+back in an ObjectProxy serving the traced methods, as long as the class does
+not override them.
 """
 import sys
 
@@ -20,6 +27,8 @@ plugin = Plugin("sqlite3", modules=("sqlite3",),
 CURSOR_STATEMENTS = ("execute", "executemany", "executescript")
 CONNECTION_STATEMENTS = ("execute", "executemany", "executescript")
 CONNECTION_TRANSACTIONS = ("commit", "rollback")
+# connect(database, timeout, detect_types, isolation_level, check_same_thread, factory, ...)
+_FACTORY_POSITION = 5
 
 
 def span_handler():
@@ -31,19 +40,62 @@ def span_handler():
     return _hook.sql_span_handler("sqlite")
 
 
+def traced_class(base, methods):
+    """A subclass of `base` that adds only `methods`: same name, module and
+    doc, and no instance __dict__ (so its instances are laid out as base's)."""
+    namespace = dict(methods)
+    namespace.update(__slots__=(), __module__=base.__module__, __qualname__=base.__qualname__,
+                     __doc__=base.__doc__)
+    return type(base.__name__, (base,), namespace)
+
+
+def connect_function(original, base, traced, proxy_overrides, state):
+    """What sqlite3.connect becomes (inside the plugin's wrapper, which
+    counts and times it): the traced connection class as the default factory."""
+    from _agent_run._hook import ObjectProxy
+
+    def connect(*args, **kwargs):
+        if not state.active:
+            return original(*args, **kwargs)
+        if len(args) <= _FACTORY_POSITION and kwargs.get("factory", base) is base:
+            kwargs["factory"] = traced
+            return original(*args, **kwargs)
+        # The app's own connection class: proxied, not subclassed.
+        return ObjectProxy(original(*args, **kwargs), proxy_overrides)
+
+    for name in ("__name__", "__qualname__", "__module__", "__doc__"):
+        try:
+            setattr(connect, name, getattr(original, name))
+        except (AttributeError, TypeError):
+            pass
+    connect.__wrapped__ = original  # inspect.signature() shows the original's
+    return connect
+
+
 @plugin.on_import("sqlite3")
 def instrument(sqlite3, patcher):
+    from _agent_run import _hook
     handler = span_handler()
-    statement_options = {"timing": True}
+    statement_options = {"timing": True, "on_class": True}
     if handler is not None:
         statement_options["handler"] = handler
+    # The wrappers serve both the traced classes and the proxies.
     cursor = patcher.overrides(sqlite3.Cursor, CURSOR_STATEMENTS, **statement_options)
     connection = patcher.overrides(sqlite3.Connection, CONNECTION_STATEMENTS, proxy=cursor, **statement_options)
-    connection.update(patcher.overrides(sqlite3.Connection, CONNECTION_TRANSACTIONS, timing=True))
+    transactions = patcher.overrides(sqlite3.Connection, CONNECTION_TRANSACTIONS, timing=True, on_class=True)
+    connection.update(transactions)
     connection.update(patcher.overrides(sqlite3.Connection, ("cursor",), proxy=cursor))
+
+    traced_cursor = traced_class(sqlite3.Cursor, cursor)
+    traced_connection = traced_class(sqlite3.Connection, transactions)
+    _hook.install_sqlite_connection_methods(traced_connection, traced_cursor, cursor)
+
     original = sqlite3.__dict__.get("connect")
-    patcher.wrap(sqlite3, "connect", "sqlite3.connect", timing=True, proxy=connection)
+    connect = patcher.wrap_function(
+        connect_function(original, sqlite3.Connection, traced_connection, connection, patcher.state),
+        "sqlite3.connect", timing=True)
+    patcher.replace(sqlite3, "connect", connect)
     # `from sqlite3.dbapi2 import connect` must be instrumented too.
     dbapi2 = sys.modules.get("sqlite3.dbapi2")
     if dbapi2 is not None and dbapi2.__dict__.get("connect") is original:
-        patcher.wrap(dbapi2, "connect", "sqlite3.connect", timing=True, proxy=connection)
+        patcher.replace(dbapi2, "connect", connect)

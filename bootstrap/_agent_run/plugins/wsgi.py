@@ -170,14 +170,10 @@ def wrap_wsgi_app(app):
 def _replace(patcher, owner, name, new):
     """owner.name = new, recorded in the plugin's Patcher so that unplugging
     puts the original back (no patcher: a plain assignment, for tests)."""
-    raw = owner.__dict__.get(name, None)
-    had_own = name in owner.__dict__
-    if not had_own:
-        raw = getattr(owner, name)
-    setattr(owner, name, new)
     if patcher is not None:
-        from _agent_run.plugin import Patch
-        patcher.patches.append(Patch(owner, name, raw, had_own, new))
+        patcher.replace(owner, name, new)
+    else:
+        setattr(owner, name, new)
 
 
 # ---- gunicorn ----

@@ -266,6 +266,7 @@ int add_span_functions(PyObject* module) {
   if (agent_run::spans::add_module_watch_functions(module) < 0) return -1;
   if (agent_run::spans::add_wsgi_span_functions(module) < 0) return -1;
   if (agent_run::spans::add_wsgi_app_types(module) < 0) return -1;
+  if (agent_run::spans::add_sqlite_connection_functions(module) < 0) return -1;
   return agent_run::spans::add_db_handler_functions(module);
 }
 

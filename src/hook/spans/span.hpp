@@ -129,4 +129,8 @@ struct ClientSpan {
 // module only): adds _hook.sql_span_handler(db_system) -> a _hook.Handler.
 int add_db_handler_functions(PyObject* module);
 
+// The traced sqlite3 connection's native methods (sqlite_connection.cpp):
+// adds _hook.install_sqlite_connection_methods(...).
+int add_sqlite_connection_functions(PyObject* module);
+
 }  // namespace agent_run::spans

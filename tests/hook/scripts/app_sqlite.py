@@ -41,6 +41,53 @@ print(isinstance(conn, sqlite3.Connection), isinstance(conn.cursor(), sqlite3.Cu
 print(conn.total_changes)
 conn2 = sqlite3.dbapi2.connect(":memory:")
 print(conn2.execute("select 1 + 1").fetchone())
+# C code that checks the connection's type (a proxy would fail here).
+copy = connect(":memory:")
+conn.backup(copy)
+print(copy.execute("select count(*) from t").fetchone()[0])
+copy.close()
+
+
+def spans_ended():
+    hook = sys.modules.get("_agent_run._hook")
+    return hook.span_stats()["ended"] if hook is not None else 0
+
+
+def spans_of(run):
+    """The spans one statement call records (0 without the agent)."""
+    before = spans_ended()
+    run()
+    return spans_ended() - before
+
+
+# One span per statement, whichever object runs it.
+per_statement = [
+    spans_of(lambda: conn.execute("select 1").fetchall()),
+    spans_of(lambda: conn.executemany("insert into t (name) values (?)", [("m1",), ("m2",)])),
+    spans_of(lambda: conn.executescript("select 1; select 2;")),
+    spans_of(lambda: conn.cursor().execute("select 2").fetchall()),
+    spans_of(lambda: conn.execute("select 3").execute("select 4").fetchall()),
+]
+
+
+# Classes of the app's own stay the app's own.
+class MyConnection(sqlite3.Connection):
+    pass
+
+
+class MyCursor(sqlite3.Cursor):
+    pass
+
+
+mine = sqlite3.connect(":memory:", factory=MyConnection)
+my_cursor = conn.cursor(MyCursor)
+print(isinstance(mine, MyConnection), isinstance(my_cursor, MyCursor), mine.__class__.__name__)
+per_statement_own = [
+    spans_of(lambda: mine.execute("select 1").fetchall()),
+    spans_of(lambda: my_cursor.execute("select 1").fetchall()),
+]
+print(mine.execute("select 5").fetchone(), tuple(my_cursor.execute("select 6").fetchone()))
+mine.close()
 conn.close()
 conn2.close()
 
@@ -48,6 +95,10 @@ report = os.environ.get("APP_REPORT")
 if report:
     info = {"connect_is_original": sqlite3.connect is sys.modules["_sqlite3"].connect,
             "conn_type": type(conn).__name__,
+            "conn_is_a_subclass": type(conn).__mro__[1] is sqlite3.Connection,
+            "cursor_is_a_subclass": type(cur).__mro__[1] is sqlite3.Cursor,
+            "own_types": [type(mine).__name__, type(my_cursor).__name__],
+            "spans_per_statement": per_statement, "spans_per_statement_own": per_statement_own,
             "modules": sorted(m for m in sys.modules if m.startswith("_agent_run"))}
     inst = sys.modules.get("_agent_run.instrumentation")
     if inst is None and "_agent_run_boot" in sys.modules:

@@ -1,0 +1,204 @@
+// The traced sqlite3 connection's own methods, natively.
+//
+// sqlite3.connect() without a factory of the app's own makes a connection of
+// a traced subclass of sqlite3.Connection (built by the sqlite3 plugin:
+// bootstrap/_agent_run/plugins/sqlite3_hooks.py), whose cursors are of a
+// traced subclass of sqlite3.Cursor: its execute, executemany and
+// executescript are the hook core's wrappers with the span handler. No proxy
+// object stands between the app and the connection or its cursors, so
+// CPython's specializing interpreter keeps every other call (fetchone,
+// fetchall, iteration) on its fast paths, and type checks in C
+// (Connection.backup's target) pass.
+//
+// What this file adds to the traced Connection class, as real method
+// descriptors (PyDescr_NewMethod: LOAD_METHOD and CALL specialize on them):
+// - cursor(factory=<the traced cursor>): the original Connection.cursor with
+//   the traced cursor class as the default factory. A factory of the app's
+//   own is passed through, and its cursor comes back in an ObjectProxy
+//   serving the traced statements (as on a connection made by a factory of
+//   the app's own).
+// - execute, executemany, executescript: what CPython's own do (a cursor
+//   from Connection.cursor, its method called, the cursor returned), with
+//   the traced cursor. The span is the cursor method's: one per statement on
+//   every version (CPython 3.8-3.10 call the cursor's method by name from
+//   the connection's, 3.11+ call it directly; neither matters here).
+//
+// One set per process: the sqlite3 plugin installs it once per import of
+// sqlite3; a second install (the module imported again) replaces it.
+#include "hook/compat.hpp"
+
+#include <cstring>
+#include <memory>
+#include <new>
+#include <utility>
+
+#include "hook/spans/span.hpp"
+#include "hook/wrapper.hpp"
+
+namespace agent_run::spans {
+namespace {
+
+enum Statement { kExecute, kExecuteMany, kExecuteScript, kStatements };
+const char* const kStatementNames[kStatements] = {"execute", "executemany", "executescript"};
+
+struct TracedTypes {
+  PyObject* cursor_type = nullptr;      // the traced cursor class
+  PyObject* original_cursor = nullptr;  // sqlite3.Connection.cursor
+  PyObject* overrides = nullptr;        // the cursor proxies' {name: wrapper}, or null
+  PyObject* statements[kStatements] = {};  // the traced cursor class's execute, executemany, executescript
+};
+
+TracedTypes g_types;
+
+// callable(first, *args, **kwargs), the arguments as vectorcall gives them.
+PyObject* call_with_first(PyObject* callable, PyObject* first, PyObject* const* args, Py_ssize_t nargs,
+                          PyObject* kwnames) {
+  Py_ssize_t total = nargs + (kwnames != nullptr ? PyTuple_GET_SIZE(kwnames) : 0);
+  PyObject* small[6];
+  std::unique_ptr<PyObject*[]> big;
+  PyObject** buf = small;
+  if (total + 2 > Py_ssize_t(sizeof(small) / sizeof(small[0]))) {
+    big.reset(new (std::nothrow) PyObject*[size_t(total) + 2]);
+    if (!big) return PyErr_NoMemory();
+    buf = big.get();
+  }
+  buf[1] = first;
+  if (total > 0) std::memcpy(buf + 2, args, size_t(total) * sizeof(PyObject*));
+  // buf[0] is free for the callee (PY_VECTORCALL_ARGUMENTS_OFFSET).
+  return hook::vectorcall(callable, buf + 1, size_t(nargs + 1) | PY_VECTORCALL_ARGUMENTS_OFFSET, kwnames);
+}
+
+// Connection.cursor(self, <the traced cursor class>).
+PyObject* traced_cursor(PyObject* self) {
+  PyObject* args[3] = {nullptr, self, g_types.cursor_type};
+  return hook::vectorcall(g_types.original_cursor, args + 1, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, nullptr);
+}
+
+PyObject* conn_cursor(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  if (nargs == 0 && kwnames == nullptr) return traced_cursor(self);
+  PyObject* cursor = call_with_first(g_types.original_cursor, self, args, nargs, kwnames);
+  if (cursor == nullptr || g_types.overrides == nullptr || Py_TYPE(cursor) == reinterpret_cast<PyTypeObject*>(g_types.cursor_type))
+    return cursor;
+  PyObject* proxy = hook::make_object_proxy(cursor, g_types.overrides);
+  if (proxy == nullptr) {
+    PyErr_Clear();  // the cursor untraced, never lost: a proxy is only the agent's
+    return cursor;
+  }
+  Py_DECREF(cursor);
+  return proxy;
+}
+
+// conn.<statement>(...): a traced cursor runs it and is returned.
+PyObject* run_statement(Statement which, PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                        PyObject* kwnames) {
+  PyObject* cursor = traced_cursor(self);
+  if (cursor == nullptr) return nullptr;
+  PyObject* result = call_with_first(g_types.statements[which], cursor, args, nargs, kwnames);
+  if (result == nullptr) {
+    Py_DECREF(cursor);
+    return nullptr;
+  }
+  Py_DECREF(result);  // the cursor itself, from every statement method
+  return cursor;
+}
+
+PyObject* conn_execute(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  return run_statement(kExecute, self, args, nargs, kwnames);
+}
+PyObject* conn_executemany(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  return run_statement(kExecuteMany, self, args, nargs, kwnames);
+}
+PyObject* conn_executescript(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  return run_statement(kExecuteScript, self, args, nargs, kwnames);
+}
+
+template <typename F>
+PyCFunction as_cfunction(F f) {
+  return reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(f));
+}
+
+// Static: a method descriptor keeps a pointer to its PyMethodDef.
+PyMethodDef g_connection_methods[] = {
+    {"cursor", as_cfunction(conn_cursor), METH_FASTCALL | METH_KEYWORDS,
+     "cursor(factory=Cursor) -> a cursor of this connection (agent-run: its statements are traced)."},
+    {"execute", as_cfunction(conn_execute), METH_FASTCALL | METH_KEYWORDS,
+     "execute(sql, parameters=(), /) -> a new cursor that ran the statement (agent-run: traced)."},
+    {"executemany", as_cfunction(conn_executemany), METH_FASTCALL | METH_KEYWORDS,
+     "executemany(sql, parameters, /) -> a new cursor that ran the statement for each set (agent-run: traced)."},
+    {"executescript", as_cfunction(conn_executescript), METH_FASTCALL | METH_KEYWORDS,
+     "executescript(sql_script, /) -> a new cursor that ran the script (agent-run: traced)."},
+};
+
+// The class attribute `name` found along type's MRO (borrowed), or null with
+// a TypeError naming what is missing.
+PyObject* class_attribute(PyTypeObject* type, const char* name) {
+  PyObject* key = PyUnicode_InternFromString(name);
+  if (key == nullptr) return nullptr;
+  PyObject* found = _PyType_Lookup(type, key);
+  Py_DECREF(key);
+  if (found == nullptr)
+    PyErr_Format(PyExc_TypeError, "install_sqlite_connection_methods: %s has no %s", type->tp_name, name);
+  return found;
+}
+
+// install_sqlite_connection_methods(connection_type, cursor_type, cursor_overrides)
+PyObject* py_install(PyObject*, PyObject* args) {
+  PyObject *connection_type, *cursor_type, *overrides;
+  if (!PyArg_ParseTuple(args, "O!O!O:install_sqlite_connection_methods", &PyType_Type, &connection_type,
+                        &PyType_Type, &cursor_type, &overrides))
+    return nullptr;
+  auto* conn_t = reinterpret_cast<PyTypeObject*>(connection_type);
+  auto* cur_t = reinterpret_cast<PyTypeObject*>(cursor_type);
+  // Only classes of our own making: the methods go into the class's dict.
+  if (!PyType_HasFeature(conn_t, Py_TPFLAGS_HEAPTYPE) || conn_t->tp_base == nullptr ||
+      !PyType_HasFeature(cur_t, Py_TPFLAGS_HEAPTYPE)) {
+    PyErr_SetString(PyExc_TypeError, "install_sqlite_connection_methods: the traced classes are subclasses made "
+                                     "by the sqlite3 plugin");
+    return nullptr;
+  }
+  if (overrides != Py_None && !PyDict_Check(overrides)) {
+    PyErr_SetString(PyExc_TypeError, "install_sqlite_connection_methods: cursor_overrides must be a dict or None");
+    return nullptr;
+  }
+  TracedTypes t;
+  t.original_cursor = class_attribute(conn_t->tp_base, "cursor");
+  if (t.original_cursor == nullptr) return nullptr;
+  for (int i = 0; i < kStatements; ++i) {
+    t.statements[i] = class_attribute(cur_t, kStatementNames[i]);
+    if (t.statements[i] == nullptr) return nullptr;
+  }
+  for (PyMethodDef& def : g_connection_methods) {
+    PyObject* descr = PyDescr_NewMethod(conn_t, &def);
+    if (descr == nullptr) return nullptr;
+    int rc = PyObject_SetAttrString(connection_type, def.ml_name, descr);
+    Py_DECREF(descr);
+    if (rc < 0) return nullptr;
+  }
+  // Owned for the rest of the process (connections made before a second
+  // install keep working through the new set: they are the same classes' kin).
+  Py_INCREF(cursor_type);
+  Py_INCREF(t.original_cursor);
+  for (PyObject* s : t.statements) Py_INCREF(s);
+  t.cursor_type = cursor_type;
+  t.overrides = overrides == Py_None ? nullptr : hook::new_ref(overrides);
+  std::swap(t, g_types);
+  Py_XDECREF(t.cursor_type);
+  Py_XDECREF(t.original_cursor);
+  Py_XDECREF(t.overrides);
+  for (PyObject* s : t.statements) Py_XDECREF(s);
+  Py_RETURN_NONE;
+}
+
+PyMethodDef sqlite_functions[] = {
+    {"install_sqlite_connection_methods", py_install, METH_VARARGS,
+     "install_sqlite_connection_methods(connection_type, cursor_type, cursor_overrides): gives the traced\n"
+     "sqlite3.Connection subclass its cursor, execute, executemany and executescript (traced cursors of\n"
+     "cursor_type; a cursor from a factory of the app's own is proxied with cursor_overrides)."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+}  // namespace
+
+int add_sqlite_connection_functions(PyObject* module) { return PyModule_AddFunctions(module, sqlite_functions); }
+
+}  // namespace agent_run::spans
