@@ -11,6 +11,15 @@ median of the per-round ratios (each traced round over the bare one just
 before it: the one least moved by a load that drifts during the session).
 
     python3 bench/spans/bench_flask_wrk.py [--duration 10] [--rounds 3]
+        [--variant LABEL NAME=VALUE...]...
+
+Each --variant adds one more traced configuration to every round (its
+environment on top of the traced one's), e.g. to tell what the collector
+costs from what recording costs:
+    --variant no-collector AGENT_RUN_COLLECTOR_ENABLED=false
+    --variant no-sqlite AGENT_RUN_PLUGINS_DISABLED=sqlite3
+Rounds run bare, traced, then the variants; each variant gets the same
+ratios and CPU medians as the traced configuration.
 """
 import argparse
 import json
@@ -103,10 +112,11 @@ def cpu_idle_busy():
     return idle, sum(v[:8]) - idle
 
 
-def one_run(traced, duration, home):
+def one_run(traced, duration, home, extra_env=None):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENT_RUN_", "PYTHON"))}
     env["HOME"] = home
+    env.update(extra_env or {})
     cmd = ["/usr/bin/python3", "-m", "gunicorn", "-w", "2", "-b", "127.0.0.1:%d" % port, "--chdir", HERE,
            "--log-level", "warning", "flask_app:app"]
     if traced:
@@ -146,42 +156,71 @@ def one_run(traced, duration, home):
         proc.wait(30)
 
 
+def parse_variant(words):
+    """[LABEL, NAME=VALUE, ...] -> (label, {NAME: VALUE})."""
+    usage = ("--variant %s: expected a label, then NAME=VALUE words, "
+             "e.g. --variant no-collector AGENT_RUN_COLLECTOR_ENABLED=false" % " ".join(words))
+    if len(words) < 2 or "=" in words[0]:
+        sys.exit(usage)
+    env = {}
+    for item in words[1:]:
+        name, eq, value = item.partition("=")
+        if not eq or not name:
+            sys.exit(usage)
+        env[name] = value
+    return words[0], env
+
+
+def cpu_medians(runs):
+    return {k: round(statistics.median(c[k] for _, _, c in runs), 1) for k in runs[0][2]}
+
+
+def ratios(runs, bare):
+    """A traced configuration over bare: best of each; the medians (one lucky
+    round moves the best-of ratio by several points); and the median of each
+    round's ratio over the bare round just before it (a shared machine's load
+    drifts over minutes, and a pair run back to back sees nearly the same
+    load)."""
+    return {"ratio_rps": round(max(r for r, _, _ in runs) / max(r for r, _, _ in bare), 3),
+            "ratio_rps_medians": round(statistics.median(r for r, _, _ in runs) /
+                                       statistics.median(r for r, _, _ in bare), 3),
+            "ratio_rps_paired_median": round(statistics.median(t / b for (t, _, _), (b, _, _) in zip(runs, bare)), 3)}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--variant", nargs="+", action="append", default=[], metavar="LABEL NAME=VALUE",
+                    help="one more traced configuration: a label, then its environment")
     a = ap.parse_args()
+    a.variant = [parse_variant(v) for v in a.variant]
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed")
     home = tempfile.mkdtemp(prefix="bench-flask-")
     bare, traced = [], []
+    variants = {label: [] for label, _ in a.variant}
     try:
         for _ in range(a.rounds):
             bare.append(one_run(False, a.duration, home))
             traced.append(one_run(True, a.duration, home))
+            for label, env in a.variant:
+                variants[label].append(one_run(True, a.duration, home, env))
     finally:
         shutil.rmtree(home, ignore_errors=True)
-    b_rps = max(r for r, _, _ in bare)
-    t_rps = max(r for r, _, _ in traced)
     b_rss = min(sum(x) / len(x) for _, x, _ in bare if x)
     t_rss = min(sum(x) / len(x) for _, x, _ in traced if x)
-
-    def cpu_medians(runs):
-        return {k: round(statistics.median(c[k] for _, _, c in runs), 1) for k in runs[0][2]}
+    extra = {label: dict(rps=[round(r) for r, _, _ in runs], cpu_us_per_request=cpu_medians(runs),
+                         **ratios(runs, bare))
+             for label, runs in variants.items()}
     print(json.dumps({
         "bench": "gunicorn -w 2 flask, 3 sqlite queries, wrk -t2 -c16 -d%ds" % a.duration,
         "bare_rps": [round(r) for r, _, _ in bare], "traced_rps": [round(r) for r, _, _ in traced],
-        "ratio_rps": round(t_rps / b_rps, 3), "goal_ratio_rps": 0.95,
-        # The medians too: one lucky round moves the best-of ratio by several points.
-        "ratio_rps_medians": round(statistics.median(r for r, _, _ in traced) /
-                                   statistics.median(r for r, _, _ in bare), 3),
-        # And each traced round over the bare round just before it, the median
-        # of those: a shared machine's load drifts over minutes, and a pair run
-        # back to back sees nearly the same load.
-        "ratio_rps_paired_median": round(statistics.median(t / b for (t, _, _), (b, _, _) in zip(traced, bare)), 3),
+        "goal_ratio_rps": 0.95, **ratios(traced, bare),
         "cpu_us_per_request_bare": cpu_medians(bare), "cpu_us_per_request_traced": cpu_medians(traced),
         "bare_worker_rss_mib": round(b_rss / 1024, 2), "traced_worker_rss_mib": round(t_rss / 1024, 2),
-        "added_rss_mib_per_worker": round((t_rss - b_rss) / 1024, 2), "goal_added_rss_mib": 5}))
+        "added_rss_mib_per_worker": round((t_rss - b_rss) / 1024, 2), "goal_added_rss_mib": 5,
+        **({"variants": extra} if extra else {})}))
 
 
 if __name__ == "__main__":
