@@ -498,6 +498,35 @@ def check_object_proxy():
     assert bool(_hook.ObjectProxy([])) is False
 
 
+def check_patcher_replace_and_revert():
+    import types
+    from _agent_run import plugin as plugin_api
+    plugin_api._hook = _hook  # what the plugin manager sets
+    state, _ = new_state()
+    patcher = plugin_api.Patcher(state)
+    mod = types.ModuleType("m")
+    mod.connect = f
+    wrapper = patcher.wrap_function(lambda *a, **k: ("ours", f(*a, **k)), "m.connect", timing=True)
+    assert patcher.replace(mod, "connect", wrapper) is wrapper and mod.connect is wrapper
+    assert mod.connect(1)[0] == "ours"
+    # a second install by the same plugin (module executed twice) keeps the first
+    other = patcher.wrap_function(f, "m.connect")
+    assert patcher.replace(mod, "connect", other) is wrapper and mod.connect is wrapper
+
+    class Base(object):
+        def method(self):
+            return "base"
+
+    class Child(Base):
+        pass
+
+    patcher.replace(Child, "method", lambda self: "replaced")
+    assert Child().method() == "replaced" and Base().method() == "base"
+    assert patcher.revert() == 2
+    assert mod.connect is f  # the very object
+    assert "method" not in Child.__dict__ and Child().method() == "base"  # inherited: ours deleted
+
+
 class Raises(object):
     def method(self, x):
         raise Boom(("m", x))
