@@ -31,7 +31,7 @@ def test_sqlite3_counts_and_identical_results(python, run_script, tmp_path):
     # The traced connection's statements run on its traced cursors: they
     # count as Cursor calls; a proxied connection's as Connection calls.
     expected = {
-        "sqlite3.connect": 4,
+        "sqlite3.connect": 5,
         "sqlite3.Connection.execute": 2,
         "sqlite3.Cursor.execute": 19,
         "sqlite3.Cursor.executemany": 3,
@@ -47,6 +47,8 @@ def test_sqlite3_counts_and_identical_results(python, run_script, tmp_path):
     # runtime unplug: originals back (identity), held references pass through
     assert info["after_unplug_connect_is_original"] and info["after_unplug_dbapi2_is_original"], info
     assert info["held_connect_result"] == "Connection", info
-    assert info["calls_after_unplug"] == 0, info
+    assert info["held_connect_is_plain"], info
+    assert info["traced_after_unplug"] == [7, 8, -1], info
+    assert info["calls_after_unplug"] == 0 and info["spans_after_unplug"] == 0, info
     assert r.log.count("unplugged plugin sqlite3: unplugged by the test") == 1, r.log
     assert "agent-run health: plugin sqlite3:" in r.log, r.log

@@ -79,6 +79,7 @@ class MyCursor(sqlite3.Cursor):
     pass
 
 
+traced = connect(":memory:")  # used again after an unplug (report below)
 mine = sqlite3.connect(":memory:", factory=MyConnection)
 my_cursor = conn.cursor(MyCursor)
 print(isinstance(mine, MyConnection), isinstance(my_cursor, MyCursor), mine.__class__.__name__)
@@ -115,8 +116,14 @@ if report:
             # references and proxies the app still holds keep working, uninstrumented
             c3 = connect(":memory:")
             info["held_connect_result"] = type(c3).__name__
-            before = inst.health()["sqlite3"]["calls"]
+            info["held_connect_is_plain"] = type(c3) is sqlite3.Connection
+            before, spans_before = inst.health()["sqlite3"]["calls"], spans_ended()
             c3.execute("select 1").fetchall()
+            # a traced connection made before the unplug, and its cursors
+            info["traced_after_unplug"] = [traced.execute("select 7").fetchone()[0],
+                                           traced.cursor().execute("select 8").fetchone()[0],
+                                           traced.executescript("select 9;").rowcount]
             info["calls_after_unplug"] = inst.health()["sqlite3"]["calls"] - before
+            info["spans_after_unplug"] = spans_ended() - spans_before
     with open(report, "w") as f:
         f.write(repr(info))
