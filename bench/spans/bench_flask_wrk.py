@@ -18,8 +18,10 @@ environment on top of the traced one's), e.g. to tell what the collector
 costs from what recording costs:
     --variant no-collector AGENT_RUN_COLLECTOR_ENABLED=false
     --variant no-sqlite AGENT_RUN_PLUGINS_DISABLED=sqlite3
-Rounds run bare, traced, then the variants; each variant gets the same
-ratios and CPU medians as the traced configuration.
+    --variant start AGENT_RUN=/path/to/other/build/stage/bin/agent-run
+(AGENT_RUN names the launcher itself: another build, to compare two builds
+in the same rounds.) Rounds run bare, traced, then the variants; each
+variant gets the same ratios and CPU medians as the traced configuration.
 """
 import argparse
 import json
@@ -105,11 +107,12 @@ def collectors():
 
 
 def cpu_idle_busy():
-    """(idle, busy) jiffies of the whole machine so far (/proc/stat's cpu line)."""
+    """(idle, busy, stolen) jiffies of the whole machine so far (/proc/stat's
+    cpu line: user nice system idle iowait irq softirq steal)."""
     with open("/proc/stat") as f:
         v = [int(x) for x in f.readline().split()[1:]]
     idle = v[3] + v[4]  # idle, iowait
-    return idle, sum(v[:8]) - idle
+    return idle, sum(v[:7]) - idle, v[7]
 
 
 def one_run(traced, duration, home, extra_env=None):
@@ -117,10 +120,11 @@ def one_run(traced, duration, home, extra_env=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENT_RUN_", "PYTHON"))}
     env["HOME"] = home
     env.update(extra_env or {})
+    launcher = env.pop("AGENT_RUN", AGENT_RUN)  # a variant may name another build's agent-run
     cmd = ["/usr/bin/python3", "-m", "gunicorn", "-w", "2", "-b", "127.0.0.1:%d" % port, "--chdir", HERE,
            "--log-level", "warning", "flask_app:app"]
     if traced:
-        cmd = [AGENT_RUN] + cmd
+        cmd = [launcher] + cmd
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_port(port)
@@ -149,7 +153,15 @@ def one_run(traced, duration, home, extra_env=None):
                / requests * 1e6,
                # Whether the machine was saturated: idle CPU during the run, in percent of all CPU time.
                "machine_idle_pct": 100.0 * (machine_after[0] - machine_before[0]) /
+               max(1, sum(machine_after) - sum(machine_before)),
+               # Time the hypervisor gave to other guests: rounds with much of it are slow for that.
+               "machine_steal_pct": 100.0 * (machine_after[2] - machine_before[2]) /
                max(1, sum(machine_after) - sum(machine_before))}
+        # The machine's busy time that no process above accounts for: the
+        # kernel's own threads (page cache writeback of the trace store,
+        # softirqs of the loopback traffic) and the gunicorn master.
+        busy = (machine_after[1] - machine_before[1]) / CLK_TCK / requests * 1e6
+        cpu["other"] = busy - cpu["workers_user"] - cpu["workers_system"] - cpu["collector"] - cpu["wrk"]
         return rps, rss, cpu
     finally:
         proc.send_signal(signal.SIGTERM)
