@@ -77,7 +77,8 @@ PyObject* traced_cursor(PyObject* self) {
 PyObject* conn_cursor(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   if (nargs == 0 && kwnames == nullptr) return traced_cursor(self);
   PyObject* cursor = call_with_first(g_types.original_cursor, self, args, nargs, kwnames);
-  if (cursor == nullptr || g_types.overrides == nullptr || Py_TYPE(cursor) == reinterpret_cast<PyTypeObject*>(g_types.cursor_type))
+  if (cursor == nullptr || g_types.overrides == nullptr ||
+      Py_TYPE(cursor) == reinterpret_cast<PyTypeObject*>(g_types.cursor_type))
     return cursor;
   PyObject* proxy = hook::make_object_proxy(cursor, g_types.overrides);
   if (proxy == nullptr) {
@@ -167,15 +168,9 @@ PyObject* py_install(PyObject*, PyObject* args) {
     t.statements[i] = class_attribute(cur_t, kStatementNames[i]);
     if (t.statements[i] == nullptr) return nullptr;
   }
-  for (PyMethodDef& def : g_connection_methods) {
-    PyObject* descr = PyDescr_NewMethod(conn_t, &def);
-    if (descr == nullptr) return nullptr;
-    int rc = PyObject_SetAttrString(connection_type, def.ml_name, descr);
-    Py_DECREF(descr);
-    if (rc < 0) return nullptr;
-  }
-  // Owned for the rest of the process (connections made before a second
-  // install keep working through the new set: they are the same classes' kin).
+  // Owned for the rest of the process, and in place before any method is
+  // (connections made before a second install use the new set: the same
+  // original cursor, an equivalent traced cursor class).
   Py_INCREF(cursor_type);
   Py_INCREF(t.original_cursor);
   for (PyObject* s : t.statements) Py_INCREF(s);
@@ -186,6 +181,13 @@ PyObject* py_install(PyObject*, PyObject* args) {
   Py_XDECREF(t.original_cursor);
   Py_XDECREF(t.overrides);
   for (PyObject* s : t.statements) Py_XDECREF(s);
+  for (PyMethodDef& def : g_connection_methods) {
+    PyObject* descr = PyDescr_NewMethod(conn_t, &def);
+    if (descr == nullptr) return nullptr;
+    int rc = PyObject_SetAttrString(connection_type, def.ml_name, descr);
+    Py_DECREF(descr);
+    if (rc < 0) return nullptr;
+  }
   Py_RETURN_NONE;
 }
 
