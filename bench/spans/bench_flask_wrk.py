@@ -10,7 +10,7 @@ req/s follows the sum. Three ratios: best of each, of the medians, and the
 median of the per-round ratios (each traced round over the bare one just
 before it: the one least moved by a load that drifts during the session).
 
-    python3 bench/spans/bench_flask_wrk.py [--duration 10] [--rounds 3]
+    python3 bench/spans/bench_flask_wrk.py [--duration 10] [--rounds 3] [--connections 16]
         [--variant LABEL NAME=VALUE...]...
 
 Each --variant adds one more traced configuration to every round (its
@@ -115,7 +115,7 @@ def cpu_idle_busy():
     return idle, sum(v[:7]) - idle, v[7]
 
 
-def one_run(traced, duration, home, extra_env=None):
+def one_run(traced, duration, home, extra_env=None, connections=16):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENT_RUN_", "PYTHON"))}
     env["HOME"] = home
@@ -136,7 +136,9 @@ def one_run(traced, duration, home, extra_env=None):
         before = {p: cpu_ticks(p) for p in watched}
         wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         machine_before = cpu_idle_busy()
-        out = subprocess.run(["wrk", "-t2", "-c16", "-d%ds" % duration, url], capture_output=True, text=True).stdout
+        threads = min(2, connections)
+        out = subprocess.run(["wrk", "-t%d" % threads, "-c%d" % connections, "-d%ds" % duration, url],
+                             capture_output=True, text=True).stdout
         wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
         machine_after = cpu_idle_busy()
         after = {p: cpu_ticks(p) for p in watched}
@@ -203,6 +205,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--connections", type=int, default=16,
+                    help="wrk's connections (16 saturates the machine; 1 leaves it mostly idle, so that the CPU "
+                         "per request is measured without the processes contending for the cores)")
     ap.add_argument("--variant", nargs="+", action="append", default=[], metavar="LABEL NAME=VALUE",
                     help="one more traced configuration: a label, then its environment")
     a = ap.parse_args()
@@ -214,10 +219,10 @@ def main():
     variants = {label: [] for label, _ in a.variant}
     try:
         for _ in range(a.rounds):
-            bare.append(one_run(False, a.duration, home))
-            traced.append(one_run(True, a.duration, home))
+            bare.append(one_run(False, a.duration, home, connections=a.connections))
+            traced.append(one_run(True, a.duration, home, connections=a.connections))
             for label, env in a.variant:
-                variants[label].append(one_run(True, a.duration, home, env))
+                variants[label].append(one_run(True, a.duration, home, env, connections=a.connections))
     finally:
         shutil.rmtree(home, ignore_errors=True)
     b_rss = min(sum(x) / len(x) for _, x, _ in bare if x)
@@ -226,7 +231,8 @@ def main():
                          **ratios(runs, bare))
              for label, runs in variants.items()}
     print(json.dumps({
-        "bench": "gunicorn -w 2 flask, 3 sqlite queries, wrk -t2 -c16 -d%ds" % a.duration,
+        "bench": "gunicorn -w 2 flask, 3 sqlite queries, wrk -t%d -c%d -d%ds" % (
+            min(2, a.connections), a.connections, a.duration),
         "bare_rps": [round(r) for r, _, _ in bare], "traced_rps": [round(r) for r, _, _ in traced],
         "goal_ratio_rps": 0.95, **ratios(traced, bare),
         "cpu_us_per_request_bare": cpu_medians(bare), "cpu_us_per_request_traced": cpu_medians(traced),
