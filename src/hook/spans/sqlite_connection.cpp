@@ -118,16 +118,28 @@ PyCFunction as_cfunction(F f) {
   return reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(f));
 }
 
+// The originals' text signatures (3.10+; 3.8 and 3.9 have none), so that
+// inspect.signature() reads what it reads on a bare connection.
+#if PY_VERSION_HEX >= 0x030A0000
+#define AR_TEXT_SIGNATURE(sig) sig "\n--\n\n"
+#else
+#define AR_TEXT_SIGNATURE(sig) ""
+#endif
+
 // Static: a method descriptor keeps a pointer to its PyMethodDef.
 PyMethodDef g_connection_methods[] = {
     {"cursor", as_cfunction(conn_cursor), METH_FASTCALL | METH_KEYWORDS,
-     "cursor(factory=Cursor) -> a cursor of this connection (agent-run: its statements are traced)."},
+     AR_TEXT_SIGNATURE("cursor($self, /, factory=<unrepresentable>)")
+     "Return a cursor for the connection (agent-run: its statements are traced)."},
     {"execute", as_cfunction(conn_execute), METH_FASTCALL | METH_KEYWORDS,
-     "execute(sql, parameters=(), /) -> a new cursor that ran the statement (agent-run: traced)."},
+     AR_TEXT_SIGNATURE("execute($self, sql, parameters=<unrepresentable>, /)")
+     "Executes an SQL statement on a new cursor, and returns the cursor (agent-run: traced)."},
     {"executemany", as_cfunction(conn_executemany), METH_FASTCALL | METH_KEYWORDS,
-     "executemany(sql, parameters, /) -> a new cursor that ran the statement for each set (agent-run: traced)."},
+     AR_TEXT_SIGNATURE("executemany($self, sql, parameters, /)")
+     "Repeatedly executes an SQL statement on a new cursor, and returns the cursor (agent-run: traced)."},
     {"executescript", as_cfunction(conn_executescript), METH_FASTCALL | METH_KEYWORDS,
-     "executescript(sql_script, /) -> a new cursor that ran the script (agent-run: traced)."},
+     AR_TEXT_SIGNATURE("executescript($self, sql_script, /)")
+     "Executes multiple SQL statements at once on a new cursor, and returns the cursor (agent-run: traced)."},
 };
 
 // The class attribute `name` found along type's MRO (borrowed), or null with

@@ -70,6 +70,20 @@ per_statement = [
 ]
 
 
+def signature_of(method):
+    import inspect
+    try:
+        return str(inspect.signature(method))
+    except (TypeError, ValueError):
+        return "none"
+
+
+plain = sqlite3.Connection(":memory:")
+same_signatures = [signature_of(getattr(conn, n)) == signature_of(getattr(plain, n))
+                   for n in ("cursor", "execute", "executemany", "executescript")]
+plain.close()
+
+
 # Classes of the app's own stay the app's own.
 class MyConnection(sqlite3.Connection):
     pass
@@ -100,6 +114,7 @@ if report:
             "cursor_is_a_subclass": type(cur).__mro__[1] is sqlite3.Cursor,
             "own_types": [type(mine).__name__, type(my_cursor).__name__],
             "spans_per_statement": per_statement, "spans_per_statement_own": per_statement_own,
+            "same_signatures": same_signatures,
             "modules": sorted(m for m in sys.modules if m.startswith("_agent_run"))}
     inst = sys.modules.get("_agent_run.instrumentation")
     if inst is None and "_agent_run_boot" in sys.modules:
