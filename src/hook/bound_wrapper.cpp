@@ -5,9 +5,8 @@
 // (in the caller's spare slot when it offers one, PY_VECTORCALL_ARGUMENTS_OFFSET,
 // else on the C stack). Calls on patched classes do not even create one: see
 // MethodWrapper in wrapper.hpp.
-#include <memory>
-
 #include "free_list.hpp"
+#include "prepended_args.hpp"
 #include "wrapper.hpp"
 
 namespace agent_run::hook {
@@ -26,28 +25,9 @@ PyObject* bw_vectorcall(PyObject* self, PyObject* const* args, size_t nargsf, Py
   if (b->callable != nullptr) {
     return invoke(w, b->callable, b->instance, false, args, nargsf, kwnames, b->via);
   }
-  Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-  if (nargsf & PY_VECTORCALL_ARGUMENTS_OFFSET) {
-    // The caller lends args[-1]: put self there for the duration of the call.
-    PyObject** full = const_cast<PyObject**>(args) - 1;
-    PyObject* saved = full[0];
-    full[0] = b->instance;
-    PyObject* r = invoke(w, w->target, b->instance, true, full, size_t(nargs + 1), kwnames, b->via);
-    full[0] = saved;
-    return r;
-  }
-  Py_ssize_t total = nargs + (kwnames != nullptr ? PyTuple_GET_SIZE(kwnames) : 0);
-  PyObject* small[9];
-  std::unique_ptr<PyObject*[]> big;
-  PyObject** full = small;
-  if (total + 1 > Py_ssize_t(sizeof(small) / sizeof(small[0]))) {
-    big.reset(new (std::nothrow) PyObject*[size_t(total + 1)]);
-    if (!big) return PyErr_NoMemory();
-    full = big.get();
-  }
-  full[0] = b->instance;
-  for (Py_ssize_t i = 0; i < total; ++i) full[i + 1] = args[i];
-  return invoke(w, w->target, b->instance, true, full, size_t(nargs + 1), kwnames, b->via);
+  PrependedArgs full(b->instance, args, nargsf, kwnames);
+  if (!full.ok()) return nullptr;
+  return invoke(w, w->target, b->instance, true, full.args(), full.nargsf(), kwnames, b->via);
 }
 
 int bw_traverse(PyObject* o, visitproc visit, void* arg) {

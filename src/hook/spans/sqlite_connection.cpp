@@ -27,11 +27,9 @@
 // sqlite3; a second install (the module imported again) replaces it.
 #include "hook/compat.hpp"
 
-#include <cstring>
-#include <memory>
-#include <new>
 #include <utility>
 
+#include "hook/prepended_args.hpp"
 #include "hook/spans/span.hpp"
 #include "hook/wrapper.hpp"
 
@@ -53,19 +51,9 @@ TracedTypes g_types;
 // callable(first, *args, **kwargs), the arguments as vectorcall gives them.
 PyObject* call_with_first(PyObject* callable, PyObject* first, PyObject* const* args, Py_ssize_t nargs,
                           PyObject* kwnames) {
-  Py_ssize_t total = nargs + (kwnames != nullptr ? PyTuple_GET_SIZE(kwnames) : 0);
-  PyObject* small[6];
-  std::unique_ptr<PyObject*[]> big;
-  PyObject** buf = small;
-  if (total + 2 > Py_ssize_t(sizeof(small) / sizeof(small[0]))) {
-    big.reset(new (std::nothrow) PyObject*[size_t(total) + 2]);
-    if (!big) return PyErr_NoMemory();
-    buf = big.get();
-  }
-  buf[1] = first;
-  if (total > 0) std::memcpy(buf + 2, args, size_t(total) * sizeof(PyObject*));
-  // buf[0] is free for the callee (PY_VECTORCALL_ARGUMENTS_OFFSET).
-  return hook::vectorcall(callable, buf + 1, size_t(nargs + 1) | PY_VECTORCALL_ARGUMENTS_OFFSET, kwnames);
+  hook::PrependedArgs full(first, args, size_t(nargs), kwnames);
+  if (!full.ok()) return nullptr;
+  return hook::vectorcall(callable, full.args(), full.nargsf(), kwnames);
 }
 
 // Connection.cursor(self, <the traced cursor class>).
@@ -90,8 +78,8 @@ PyObject* conn_cursor(PyObject* self, PyObject* const* args, Py_ssize_t nargs, P
 }
 
 // conn.<statement>(...): a traced cursor runs it and is returned.
-PyObject* run_statement(Statement which, PyObject* self, PyObject* const* args, Py_ssize_t nargs,
-                        PyObject* kwnames) {
+template <Statement which>
+PyObject* conn_statement(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   PyObject* cursor = traced_cursor(self);
   if (cursor == nullptr) return nullptr;
   PyObject* result = call_with_first(g_types.statements[which], cursor, args, nargs, kwnames);
@@ -101,16 +89,6 @@ PyObject* run_statement(Statement which, PyObject* self, PyObject* const* args, 
   }
   Py_DECREF(result);  // the cursor itself, from every statement method
   return cursor;
-}
-
-PyObject* conn_execute(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
-  return run_statement(kExecute, self, args, nargs, kwnames);
-}
-PyObject* conn_executemany(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
-  return run_statement(kExecuteMany, self, args, nargs, kwnames);
-}
-PyObject* conn_executescript(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
-  return run_statement(kExecuteScript, self, args, nargs, kwnames);
 }
 
 template <typename F>
@@ -131,13 +109,13 @@ PyMethodDef g_connection_methods[] = {
     {"cursor", as_cfunction(conn_cursor), METH_FASTCALL | METH_KEYWORDS,
      AR_TEXT_SIGNATURE("cursor($self, /, factory=<unrepresentable>)")
      "Return a cursor for the connection (agent-run: its statements are traced)."},
-    {"execute", as_cfunction(conn_execute), METH_FASTCALL | METH_KEYWORDS,
+    {"execute", as_cfunction(conn_statement<kExecute>), METH_FASTCALL | METH_KEYWORDS,
      AR_TEXT_SIGNATURE("execute($self, sql, parameters=<unrepresentable>, /)")
      "Executes an SQL statement on a new cursor, and returns the cursor (agent-run: traced)."},
-    {"executemany", as_cfunction(conn_executemany), METH_FASTCALL | METH_KEYWORDS,
+    {"executemany", as_cfunction(conn_statement<kExecuteMany>), METH_FASTCALL | METH_KEYWORDS,
      AR_TEXT_SIGNATURE("executemany($self, sql, parameters, /)")
      "Repeatedly executes an SQL statement on a new cursor, and returns the cursor (agent-run: traced)."},
-    {"executescript", as_cfunction(conn_executescript), METH_FASTCALL | METH_KEYWORDS,
+    {"executescript", as_cfunction(conn_statement<kExecuteScript>), METH_FASTCALL | METH_KEYWORDS,
      AR_TEXT_SIGNATURE("executescript($self, sql_script, /)")
      "Executes multiple SQL statements at once on a new cursor, and returns the cursor (agent-run: traced)."},
 };
