@@ -81,6 +81,18 @@ def _owner_name(owner):
     return getattr(owner, "__name__", None) or type(owner).__name__
 
 
+def looks_like(function, original):
+    """Gives a plugin's replacement function the original's name, module and
+    doc, and __wrapped__ (inspect.signature() follows it). Returns it."""
+    for name in ("__name__", "__qualname__", "__module__", "__doc__"):
+        try:
+            setattr(function, name, getattr(original, name))
+        except Exception:
+            pass  # an original without it keeps the function's own
+    function.__wrapped__ = original
+    return function
+
+
 class Patcher(object):
     """Applies one plugin's patches and remembers them, so that revert()
     puts back exactly what was there."""

@@ -19,7 +19,7 @@ not override them.
 """
 import sys
 
-from _agent_run.plugin import Plugin
+from _agent_run.plugin import Plugin, looks_like
 
 plugin = Plugin("sqlite3", modules=("sqlite3",),
                 description="sqlite3 connections and cursors (stdlib)")
@@ -63,13 +63,7 @@ def connect_function(original, base, traced, proxy_overrides, state):
         # The app's own connection class: proxied, not subclassed.
         return ObjectProxy(original(*args, **kwargs), proxy_overrides)
 
-    for name in ("__name__", "__qualname__", "__module__", "__doc__"):
-        try:
-            setattr(connect, name, getattr(original, name))
-        except (AttributeError, TypeError):
-            pass
-    connect.__wrapped__ = original  # inspect.signature() shows the original's
-    return connect
+    return looks_like(connect, original)
 
 
 @plugin.on_import("sqlite3")

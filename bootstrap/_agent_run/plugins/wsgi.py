@@ -34,6 +34,7 @@ pass-throughs. The Python versions below are the fallback.
 import sys
 
 from _agent_run import _hook
+from _agent_run.plugin import looks_like
 
 _SERVER = _hook.SPAN_KIND_SERVER
 _wsgi_start = _hook.wsgi_start
@@ -158,13 +159,7 @@ def wrap_wsgi_app(app):
         return _traced_call(app, environ, start_response)
 
     traced_app.__agent_run_wsgi__ = True
-    traced_app.__wrapped__ = app
-    for name in ("__name__", "__qualname__", "__module__", "__doc__"):
-        try:
-            setattr(traced_app, name, getattr(app, name))
-        except Exception:
-            pass
-    return traced_app
+    return looks_like(traced_app, app)
 
 
 def _replace(patcher, owner, name, new):
