@@ -31,27 +31,30 @@ N = int(os.environ.get("BENCH_N", "200000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
 
 
-def per_call_ns(fn):
+def best_ns(loop):
+    """The best of ROUNDS runs of loop() (which makes N calls), in ns per call."""
     best = None
     for _ in range(ROUNDS):
         t0 = time.perf_counter_ns()
-        for _ in range(N):
-            fn("select 1")
+        loop()
         dt = (time.perf_counter_ns() - t0) / N
         best = dt if best is None else min(best, dt)
     return best
+
+
+def per_call_ns(fn):
+    def loop():
+        for _ in range(N):
+            fn("select 1")
+    return best_ns(loop)
 
 
 def per_statement_ns(conn):
     """ns per `conn.execute(sql).fetchone()`, looked up as an app does."""
-    best = None
-    for _ in range(ROUNDS):
-        t0 = time.perf_counter_ns()
+    def loop():
         for _ in range(N):
             conn.execute("select 1").fetchone()
-        dt = (time.perf_counter_ns() - t0) / N
-        best = dt if best is None else min(best, dt)
-    return best
+    return best_ns(loop)
 
 
 class AppConnection(sqlite3.Connection):
