@@ -313,15 +313,21 @@ void append_hello(const Hello& h, std::string& out) {
   put_str(p, h.service_name);
 }
 
-void append_stats(const Stats& s, std::string& out) {
-  constexpr size_t payload = 4 + 5 * 8;
-  uint8_t* p = begin_message(out, MessageType::Stats, payload);
+void write_stats(const Stats& s, uint8_t* p) {
+  write_header(p, MessageType::Stats, uint32_t(kStatsMessageSize - kHeaderSize));
+  p += kHeaderSize;
   p = put_u32(p, s.pid);
   p = put_u64(p, s.submitted);
   p = put_u64(p, s.sent);
   p = put_u64(p, s.dropped_buffer_full);
   p = put_u64(p, s.dropped_no_collector);
   put_u64(p, s.dropped_too_large);
+}
+
+void append_stats(const Stats& s, std::string& out) {
+  size_t old = out.size();
+  out.resize(old + kStatsMessageSize);
+  write_stats(s, reinterpret_cast<uint8_t*>(&out[old]));
 }
 
 void append_health(const Health& h, std::string& out) {

@@ -131,6 +131,10 @@ void write_header(uint8_t* out, MessageType type, uint32_t payload_length);
 // Complete messages (header + payload), appended to `out`.
 void append_hello(const Hello& hello, std::string& out);
 void append_stats(const Stats& stats, std::string& out);
+// A STATS message has a fixed size: written into the caller's bytes (the
+// span sink's flusher, which may not allocate).
+constexpr size_t kStatsMessageSize = kHeaderSize + 4 + 5 * 8;
+void write_stats(const Stats& stats, uint8_t* out);
 void append_health(const Health& health, std::string& out);
 // A SPANS payload is a u32 count followed by `count` records, each a u32
 // length and the encoded span. The sink builds them itself from its buffer;

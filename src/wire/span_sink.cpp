@@ -5,33 +5,40 @@
 // prints, or runs code at static-initialization time. The state is created on
 // first use and never destroyed (a detached thread may still use it at exit).
 //
-// submit() encodes the span straight into the front buffer under one mutex:
+// submit() encodes the span straight into the front buffer under one lock:
 // no allocation and no syscall once the buffer exists (the first submit in a
 // process allocates it and starts the thread). The flusher swaps the front
-// and back buffers under the mutex and does all I/O without holding it.
+// and back buffers under the lock and does all I/O without holding it.
+//
+// The flusher is a RawThread (raw_thread.hpp): glibc does not know of it, so
+// the app's process keeps glibc's single-threaded fast paths. Its code (the
+// Flusher class and flusher_main) may therefore use only raw system calls,
+// futexes and memory the recording threads allocated for it: everything it
+// needs that allocates (the options' strings, the HELLO and HEALTH
+// messages) is prepared by them, under the lock, and handed over by swap.
 #include "wire/span_sink.hpp"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
+#include <climits>
 #include <cstring>
 #include <memory>
 #include <mutex>
 #include <new>
 
 #include "agent_run/version.hpp"
+#include "common/raw_syscall.hpp"
+#include "wire/futex.hpp"
 #include "wire/protocol.hpp"
+#include "wire/raw_thread.hpp"
 
 namespace agent_run::wire {
 namespace {
@@ -44,19 +51,30 @@ namespace {
 // bursts while a send is in progress.
 constexpr size_t kFlushAtBytes = 128 * 1024;
 
+// A raw system call: clock_gettime's vDSO path needs no errno either, but
+// its fallback does.
 uint64_t now_ms() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  timespec ts{};
+  raw_syscall(SYS_clock_gettime, CLOCK_MONOTONIC, long(&ts));
   return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
 }
 
+// What the flusher reads without the lock: its options and its HELLO
+// message (encoded with pid 0; the flusher writes its process's pid in).
+struct FlusherConfig {
+  SinkOptions opts;
+  std::string hello;
+};
+
 struct State {
-  std::mutex mu;
-  std::condition_variable wake;  // the flusher waits here
-  std::condition_variable done;  // flush_and_stop waits here
+  FutexLock mu;
+  std::atomic<uint32_t> wake_seq{0};  // the flusher sleeps on it; bumped to wake it
+  std::atomic<uint32_t> done_seq{0};  // flush_and_stop sleeps on it; bumped when the flusher ends
+  RawThread thread;
 
   // Guarded by mu.
-  SinkOptions opts;
+  FlusherConfig latest;         // the last configure()'s; a new flusher starts with a copy
+  FlusherConfig handover;       // the same, for a running flusher to swap in (then the one it had)
   bool configured = false;
   uint64_t config_generation = 0;
   std::unique_ptr<uint8_t[]> front, back;
@@ -68,7 +86,16 @@ struct State {
   bool stopping = false;
   bool collector_down = false;  // the last connection attempt failed: drop at submit
   SinkStats stats;
-  std::string pending_health;   // an encoded HEALTH message, sent with the next flush
+  // Encoded HEALTH messages: `health_ready` is the slot to send next (-1:
+  // none), `health_sending` the one the flusher is sending (written only by
+  // submit_health, in the other slot).
+  std::string health[2];
+  int health_ready = -1;
+  int health_sending = -1;
+
+  // The flusher's own, read by it without the lock. Written under the lock
+  // by a recording thread only while no flusher runs, else by the flusher.
+  FlusherConfig flusher_config;
 };
 
 State& state() {
@@ -85,8 +112,7 @@ void atfork_child() {
   // The flusher does not exist here: start clean. Its socket (if any) is the
   // parent's connection: the child never writes to it; it was opened with
   // SOCK_CLOEXEC and the child's flusher makes its own.
-  new (&s.wake) std::condition_variable();
-  new (&s.done) std::condition_variable();
+  s.thread.forget_after_fork();
   s.front_used = 0;
   s.front_count = 0;
   s.thread_running = false;
@@ -94,8 +120,15 @@ void atfork_child() {
   s.stopping = false;
   s.collector_down = false;
   s.stats = SinkStats();
-  s.pending_health.clear();
-  s.mu.unlock();
+  s.health_ready = -1;
+  s.health_sending = -1;
+  s.mu.reset_after_fork();
+}
+
+// Wakes the flusher (called with mu held).
+void wake_flusher(State& s) {
+  s.wake_seq.fetch_add(1, std::memory_order_release);
+  futex_wake(s.wake_seq, 1);
 }
 
 // ---- the flusher ------------------------------------------------------------
@@ -109,7 +142,7 @@ class Flusher {
  private:
   bool ensure_connected(const SinkOptions& o, uint64_t now);
   void disconnect() {
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ >= 0) raw_syscall(SYS_close, fd_);
     fd_ = -1;
   }
   bool send_all(const iovec* iov, int iovcnt, uint32_t timeout_ms);
@@ -123,37 +156,36 @@ class Flusher {
   uint32_t backoff_ms_ = 0;
   uint64_t generation_ = 0;
   SinkStats last_stats_sent_;
-  std::string scratch_;
 };
 
 bool Flusher::ensure_connected(const SinkOptions& o, uint64_t now) {
   if (fd_ >= 0) return true;
-  if (o.socket_path.empty() || o.socket_path.size() >= sizeof(sockaddr_un::sun_path)) return false;
+  std::string& hello = s_.flusher_config.hello;
+  if (o.socket_path.empty() || o.socket_path.size() >= sizeof(sockaddr_un::sun_path) ||
+      hello.size() < kHeaderSize + 4)
+    return false;
   if (now < next_attempt_ms_) return false;
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = int(raw_syscall(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (fd >= 0) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     std::memcpy(addr.sun_path, o.socket_path.data(), o.socket_path.size());
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    if (raw_syscall(SYS_connect, fd, long(&addr), sizeof(addr)) == 0) {
       fd_ = fd;
       backoff_ms_ = 0;
-      Hello h;
-      h.pid = uint32_t(::getpid());
-      h.agent_version = agent_run::kVersion;
-      h.service_name = o.service_name;
-      scratch_.clear();
-      append_hello(h, scratch_);
-      iovec iov{&scratch_[0], scratch_.size()};
+      uint32_t pid = uint32_t(raw_syscall(SYS_getpid));  // this process's, also after fork
+      uint8_t* p = reinterpret_cast<uint8_t*>(&hello[kHeaderSize]);
+      p[0] = uint8_t(pid); p[1] = uint8_t(pid >> 8); p[2] = uint8_t(pid >> 16); p[3] = uint8_t(pid >> 24);
+      iovec iov{&hello[0], hello.size()};
       if (send_all(&iov, 1, o.send_timeout_ms)) {
-        std::lock_guard<std::mutex> lock(s_.mu);
+        std::lock_guard<FutexLock> lock(s_.mu);
         s_.collector_down = false;
         s_.stats.connects++;
         return true;
       }
       disconnect();
     } else {
-      ::close(fd);
+      raw_syscall(SYS_close, fd);
     }
   }
   backoff_ms_ = backoff_ms_ == 0 ? o.reconnect_min_ms : backoff_ms_ * 2;
@@ -162,7 +194,7 @@ bool Flusher::ensure_connected(const SinkOptions& o, uint64_t now) {
   // The launcher made the socket before the app started, and connections
   // wait in its backlog until the collector accepts: a refused (or missing)
   // socket means the collector is gone, not that it is still starting.
-  std::lock_guard<std::mutex> lock(s_.mu);
+  std::lock_guard<FutexLock> lock(s_.mu);
   s_.collector_down = true;
   return false;
 }
@@ -179,15 +211,17 @@ bool Flusher::send_all(const iovec* iov_in, int iovcnt, uint32_t timeout_ms) {
     msghdr msg{};
     msg.msg_iov = iov + first;
     msg.msg_iovlen = size_t(iovcnt - first);
-    ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    long n = raw_syscall(SYS_sendmsg, fd_, long(&msg), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) return false;
+      if (n == -EINTR) continue;
+      if (n != -EAGAIN && n != -EWOULDBLOCK) return false;
       uint64_t now = now_ms();
       if (now >= deadline) return false;
       pollfd p{fd_, POLLOUT, 0};
-      int r = ::poll(&p, 1, int(deadline - now));
-      if (r < 0 && errno != EINTR) return false;
+      uint64_t wait = deadline - now;
+      timespec ts{time_t(wait / 1000), long(wait % 1000) * 1000000L};
+      long r = raw_syscall(SYS_ppoll, long(&p), 1, long(&ts), 0, 0);
+      if (r < 0 && r != -EINTR) return false;
       if (r > 0 && (p.revents & (POLLERR | POLLHUP | POLLNVAL))) return false;
       continue;
     }
@@ -245,7 +279,7 @@ uint64_t Flusher::send_records(const uint8_t* buf, size_t used, uint32_t count, 
 void Flusher::send_stats(const SinkOptions& o) {
   SinkStats now;
   {
-    std::lock_guard<std::mutex> lock(s_.mu);
+    std::lock_guard<FutexLock> lock(s_.mu);
     now = s_.stats;
   }
   if (fd_ < 0) return;
@@ -254,15 +288,15 @@ void Flusher::send_stats(const SinkOptions& o) {
       now.dropped_too_large == last_stats_sent_.dropped_too_large && now.sent == last_stats_sent_.sent)
     return;
   Stats st;
-  st.pid = uint32_t(::getpid());
+  st.pid = uint32_t(raw_syscall(SYS_getpid));
   st.submitted = now.submitted;
   st.sent = now.sent;
   st.dropped_buffer_full = now.dropped_buffer_full;
   st.dropped_no_collector = now.dropped_no_collector;
   st.dropped_too_large = now.dropped_too_large;
-  scratch_.clear();
-  append_stats(st, scratch_);
-  iovec iov{&scratch_[0], scratch_.size()};
+  uint8_t msg[kStatsMessageSize];
+  write_stats(st, msg);
+  iovec iov{msg, sizeof(msg)};
   if (send_all(&iov, 1, o.send_timeout_ms))
     last_stats_sent_ = now;
   else
@@ -270,45 +304,57 @@ void Flusher::send_stats(const SinkOptions& o) {
 }
 
 void Flusher::run() {
-  std::unique_lock<std::mutex> lock(s_.mu);
+  std::unique_lock<FutexLock> lock(s_.mu);
+  generation_ = s_.config_generation;  // start_thread() handed over that generation's config
   uint64_t last_stats_ms = now_ms();
   for (;;) {
     if (!s_.flush_requested && !s_.stopping) {
-      s_.wake.wait_for(lock, std::chrono::milliseconds(s_.opts.flush_interval_ms));
+      uint32_t seq = s_.wake_seq.load(std::memory_order_acquire);
+      uint32_t interval = s_.flusher_config.opts.flush_interval_ms;
+      lock.unlock();
+      futex_wait(s_.wake_seq, seq, interval);
+      lock.lock();
     }
     s_.flush_requested = false;
     bool stop = s_.stopping;
-    SinkOptions o = s_.opts;
     if (s_.config_generation != generation_) {
+      // configure() ran: take its options and HELLO (a swap: no allocation
+      // here), and connect anew with them.
       generation_ = s_.config_generation;
+      // std::string's moves neither allocate nor free; the old config is
+      // freed by the next configure().
+      std::swap(s_.flusher_config, s_.handover);
       lock.unlock();
       disconnect();
       next_attempt_ms_ = 0;
       backoff_ms_ = 0;
       lock.lock();
     }
+    const SinkOptions& o = s_.flusher_config.opts;
     std::swap(s_.front, s_.back);
     size_t used = s_.front_used;
     uint32_t count = s_.front_count;
     s_.front_used = 0;
     s_.front_count = 0;
-    std::string health;
-    health.swap(s_.pending_health);
+    s_.health_sending = s_.health_ready;
+    s_.health_ready = -1;
+    const std::string* health = s_.health_sending >= 0 ? &s_.health[s_.health_sending] : nullptr;
     lock.unlock();
 
     uint64_t now = now_ms();
     uint64_t sent = 0;
     bool connected = ensure_connected(o, now);  // also retries (with backoff) while the collector is down
     if (count > 0 && connected) sent = send_records(s_.back.get(), used, count, o);
-    if (!health.empty() && fd_ >= 0) {
-      iovec iov{&health[0], health.size()};
+    if (health != nullptr && !health->empty() && fd_ >= 0) {
+      iovec iov{const_cast<char*>(health->data()), health->size()};
       if (!send_all(&iov, 1, o.send_timeout_ms)) disconnect();
     }
 
     lock.lock();
+    s_.health_sending = -1;
     s_.stats.sent += sent;
     s_.stats.dropped_no_collector += count - sent;
-    bool finished = stop && s_.front_used == 0;
+    bool finished = stop && s_.front_used == 0 && s_.health_ready < 0;
     if (finished || now - last_stats_ms >= 1000) {
       last_stats_ms = now;
       lock.unlock();
@@ -320,42 +366,24 @@ void Flusher::run() {
       disconnect();
       lock.lock();
       s_.thread_running = false;
-      s_.done.notify_all();
+      s_.done_seq.fetch_add(1, std::memory_order_release);
+      futex_wake(s_.done_seq, INT_MAX);
       return;
     }
   }
 }
 
-void* flusher_main(void*) {
-  State& s = state();
-  try {
-    Flusher f(s);
-    f.run();
-  } catch (...) {
-    // Only allocation failures can get here: stop this flusher; the next
-    // submit starts a new one. Nothing escapes into the app.
-    std::lock_guard<std::mutex> lock(s.mu);
-    s.thread_running = false;
-    s.done.notify_all();
-  }
-  return nullptr;
+// The flusher's whole life; nothing in it allocates or throws.
+void flusher_main(void*) {
+  Flusher f(state());
+  f.run();
 }
 
-// Called with mu held.
+// Called with mu held, by a recording thread.
 bool start_thread(State& s) {
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);  // the flusher never runs the app's signal handlers
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, 256 * 1024);
-  pthread_t t;
-  int rc = pthread_create(&t, &attr, flusher_main, nullptr);
-  pthread_attr_destroy(&attr);
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  if (rc != 0) return false;
-  pthread_setname_np(t, "agent-run-flush");
+  if (s.thread.alive()) return false;  // a stopped flusher still on its way out
+  s.flusher_config = s.latest;        // copies: allocation is fine on this side
+  if (!s.thread.start(flusher_main, nullptr, "agent-run-flush")) return false;
   s.thread_running = true;
   return true;
 }
@@ -370,9 +398,19 @@ SpanSink& SpanSink::instance() {
 void SpanSink::configure(const SinkOptions& options) try {
   State& s = state();
   std::call_once(g_atfork_once, [] { pthread_atfork(atfork_prepare, atfork_parent, atfork_child); });
-  std::lock_guard<std::mutex> lock(s.mu);
-  s.opts = options;
-  if (s.opts.flush_interval_ms == 0) s.opts.flush_interval_ms = 1;
+  // Built before taking the lock: the flusher swaps it in as it is.
+  FlusherConfig next;
+  next.opts = options;
+  if (next.opts.flush_interval_ms == 0) next.opts.flush_interval_ms = 1;
+  Hello h;
+  h.pid = 0;  // the flusher writes its process's pid in
+  h.agent_version = agent_run::kVersion;
+  h.service_name = options.service_name;
+  append_hello(h, next.hello);
+  FlusherConfig latest = next;
+  std::lock_guard<FutexLock> lock(s.mu);
+  std::swap(s.latest, latest);
+  std::swap(s.handover, next);  // the configs swapped out are freed here, on this side
   size_t cap = options.buffer_bytes / 2;
   if (cap < 64 * 1024) cap = 64 * 1024;
   if (!s.thread_running && s.front_used == 0) {
@@ -395,7 +433,7 @@ namespace {
 // of the front buffer, or null with the drop counted. Called with mu held.
 uint8_t* reserve_record(State& s, size_t n) {
   s.stats.submitted++;
-  if (!s.configured || s.opts.socket_path.empty() || s.stopping || s.collector_down) {
+  if (!s.configured || s.latest.opts.socket_path.empty() || s.stopping || s.collector_down) {
     s.stats.dropped_no_collector++;
     return nullptr;
   }
@@ -428,7 +466,7 @@ uint8_t* reserve_record(State& s, size_t n) {
   s.front_count++;
   if (!s.flush_requested && s.front_used > std::min(s.capacity / 2, kFlushAtBytes)) {
     s.flush_requested = true;
-    s.wake.notify_one();
+    wake_flusher(s);
   }
   return p + 4;
 }
@@ -438,7 +476,7 @@ uint8_t* reserve_record(State& s, size_t n) {
 bool SpanSink::submit(const Span& span, const EncodedAttributes& first) {
   State& s = state();
   size_t n = 4 + encoded_span_size(span, first);
-  std::lock_guard<std::mutex> lock(s.mu);
+  std::lock_guard<FutexLock> lock(s.mu);
   uint8_t* p = reserve_record(s, n);
   if (p == nullptr) return false;
   encode_span(span, first, p);
@@ -447,7 +485,7 @@ bool SpanSink::submit(const Span& span, const EncodedAttributes& first) {
 
 bool SpanSink::submit_encoded(const uint8_t* record, size_t size) {
   State& s = state();
-  std::lock_guard<std::mutex> lock(s.mu);
+  std::lock_guard<FutexLock> lock(s.mu);
   uint8_t* p = reserve_record(s, 4 + size);
   if (p == nullptr) return false;
   std::memcpy(p, record, size);
@@ -456,34 +494,44 @@ bool SpanSink::submit_encoded(const uint8_t* record, size_t size) {
 
 SinkStats SpanSink::stats() const {
   State& s = state();
-  std::lock_guard<std::mutex> lock(s.mu);
+  std::lock_guard<FutexLock> lock(s.mu);
   return s.stats;
 }
 
 void SpanSink::submit_health(const Health& health) {
   State& s = state();
-  std::lock_guard<std::mutex> lock(s.mu);
+  std::lock_guard<FutexLock> lock(s.mu);
   if (!s.thread_running || s.stopping) return;  // nothing recorded here, or too late
-  s.pending_health.clear();
-  append_health(health, s.pending_health);
+  int slot = s.health_sending == 0 ? 1 : 0;  // never the one being sent
+  s.health[slot].clear();
+  append_health(health, s.health[slot]);
+  s.health_ready = slot;
   s.flush_requested = true;
-  s.wake.notify_one();
+  wake_flusher(s);
 }
 
 void SpanSink::flush_now() {
   State& s = state();
-  std::lock_guard<std::mutex> lock(s.mu);
+  std::lock_guard<FutexLock> lock(s.mu);
   s.flush_requested = true;
-  s.wake.notify_one();
+  wake_flusher(s);
 }
 
 void SpanSink::flush_and_stop(uint32_t timeout_ms) {
   State& s = state();
-  std::unique_lock<std::mutex> lock(s.mu);
+  std::unique_lock<FutexLock> lock(s.mu);
   s.stopping = true;
   if (!s.thread_running) return;
-  s.wake.notify_one();
-  s.done.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return !s.thread_running; });
+  wake_flusher(s);
+  uint64_t deadline = now_ms() + timeout_ms;
+  while (s.thread_running) {
+    uint32_t seq = s.done_seq.load(std::memory_order_acquire);
+    uint64_t now = now_ms();
+    if (now >= deadline) return;
+    lock.unlock();
+    futex_wait(s.done_seq, seq, uint32_t(deadline - now));
+    lock.lock();
+  }
 }
 
 }  // namespace agent_run::wire

@@ -1,7 +1,7 @@
 #pragma once
 // The app-side end of the transport: a bounded native buffer of encoded spans
-// and a native flusher thread (never takes the GIL) that sends batches to the
-// collector's UNIX socket. submit() never blocks and never waits on the
+// and a native flusher thread (never takes the GIL; not a pthread, see
+// raw_thread.hpp) that sends batches to the collector's UNIX socket. submit() never blocks and never waits on the
 // collector: when the buffer is full or the collector is gone, the span is
 // dropped and counted. After fork (pthread_atfork, so also under uWSGI) the
 // child starts with an empty buffer and no thread; the thread starts lazily

@@ -277,3 +277,40 @@ def test_flask_route_and_exception(server, tmp_path):
     assert bad["status"].get("code") == 2
     events = bad.get("events", [])
     assert any(e["name"] == "exception" and attrs(e)["exception.type"] == "ValueError" for e in events), bad
+
+
+@pytest.mark.parametrize("server", ["gunicorn", "uwsgi-file"])
+def test_flusher_keeps_glibc_single_threaded(server, tmp_path):
+    """The flusher runs in every worker that records (a thread the kernel
+    knows of), yet glibc in the worker still takes its single-threaded paths
+    (malloc without arena locks): it is not a pthread."""
+    home = tmp_path / "home"
+    home.mkdir()
+    port = free_port()
+    log = open(str(tmp_path / "server.log"), "wb")
+    proc = subprocess.Popen([AGENT_RUN] + server_cmd(server, port), env=clean_env(home), stdout=log,
+                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, proc, timeout=60)
+        seen = {}
+        # Its sqlite3 queries run before the app answers: the worker's
+        # flusher has started by then. Concurrent slow requests reach
+        # several workers (sequential ones may all go to one).
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            for _ in range(20):
+                for status, body in pool.map(lambda i: get(port, "/threads?sleep=0.03"), range(16)):
+                    assert status == 200
+                    d = json.loads(body)
+                    seen[d["pid"]] = d
+                if len(seen) >= 2:
+                    break
+        wait_for(lambda: store_spans(home), 2)
+    finally:
+        stop_process(proc, timeout=30)
+        log.close()
+    assert len(seen) >= 2, "the client reached one worker only"
+    for pid, d in seen.items():
+        assert "agent-run-flush" in d["threads"], d
+        assert d["libc_single_threaded"], d
+    paths = [attrs(s)["url.path"] for _, s in store_spans(home) if s.get("kind") == 2]
+    assert "/threads" in paths, "the flusher sent nothing: %r" % paths

@@ -27,6 +27,22 @@ def application(environ, start_response):
         time.sleep(float(delay[6:]))
     if environ.get("PATH_INFO") == "/fail":
         raise RuntimeError("failing on purpose")
-    body = str(os.getpid()).encode()
+    if environ.get("PATH_INFO") == "/threads":
+        body = _threads()
+    else:
+        body = str(os.getpid()).encode()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]
+
+
+def _threads():
+    """This worker's threads by name, and whether glibc still takes its
+    single-threaded paths (the agent's flusher must leave them so)."""
+    import ctypes
+    import json
+    flag = ctypes.c_char.in_dll(ctypes.CDLL(None), "__libc_single_threaded").value
+    names = []
+    for tid in os.listdir("/proc/self/task"):
+        with open("/proc/self/task/%s/comm" % tid) as f:
+            names.append(f.read().strip())
+    return json.dumps({"pid": os.getpid(), "libc_single_threaded": flag == b"\x01", "threads": sorted(names)}).encode()

@@ -1,0 +1,45 @@
+#pragma once
+// One thread that glibc does not know of, for the span sink's flusher.
+//
+// Why not pthread_create: once a process has made a thread that way, glibc
+// takes its multi-threaded paths for good (malloc and free lock their arena,
+// every cancellable system call checks for cancellation, stdio locks), and a
+// gunicorn or uWSGI worker pays that on every request: measured here as
+// ~7 us of CPU per Flask request with only an idle pthread in the worker
+// (docs/benchmarks.md). The flusher needs nothing from libc but system
+// calls, so it is started with clone() on its own stack and thread pointer
+// and uses only raw system calls (common/raw_syscall.hpp), futexes
+// (futex.hpp) and memory it is handed.
+//
+// Rules for the code that runs on it: no malloc or free (glibc's allocator
+// believes it is single-threaded), no errno, no pthread or stdio calls, no
+// thread_local, no exceptions. memcpy and the like are fine.
+#include <atomic>
+#include <cstdint>
+
+namespace agent_run::wire {
+
+class RawThread {
+ public:
+  // Runs fn(arg) on the thread, with every signal blocked and the name
+  // `name` (at most 15 characters). false: it could not start (out of
+  // memory, clone refused) or the previous thread has not exited yet.
+  bool start(void (*fn)(void*), void* arg, const char* name);
+  // Whether a thread started here still exists (the kernel clears the word
+  // when it exits, even if it is killed).
+  bool alive() const { return tid_.load(std::memory_order_acquire) != 0; }
+  // In the child after fork: the parent's thread does not exist here; its
+  // stack, copied with the rest of memory, is free for the child's own.
+  void forget_after_fork() { tid_.store(0, std::memory_order_relaxed); }
+
+ private:
+  static int entry(void* self);
+  void (*fn_)(void*) = nullptr;
+  void* arg_ = nullptr;
+  char name_[16] = {};
+  void* stack_ = nullptr;         // mapped once, reused by every thread of this process
+  alignas(64) uintptr_t tls_[32] = {};  // its thread pointer's block (raw_thread.cpp)
+  std::atomic<int32_t> tid_{0};   // CLONE_PARENT_SETTID / CLONE_CHILD_CLEARTID
+};
+
+}  // namespace agent_run::wire
