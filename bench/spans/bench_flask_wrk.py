@@ -11,7 +11,7 @@ median of the per-round ratios (each traced round over the bare one just
 before it: the one least moved by a load that drifts during the session).
 
     python3 bench/spans/bench_flask_wrk.py [--duration 10] [--rounds 3] [--connections 16]
-        [--variant LABEL NAME=VALUE...]...
+        [--variant LABEL NAME=VALUE...]... [--bare-variant LABEL NAME=VALUE...]...
 
 Each --variant adds one more traced configuration to every round (its
 environment on top of the traced one's), e.g. to tell what the collector
@@ -22,6 +22,9 @@ costs from what recording costs:
 (AGENT_RUN names the launcher itself: another build, to compare two builds
 in the same rounds.) Rounds run bare, traced, then the variants; each
 variant gets the same ratios and CPU medians as the traced configuration.
+--bare-variant is the same without agent-run, e.g. the app with one idle
+pthread per worker (what a pthread flusher costs, flask_app.py):
+    --bare-variant idle-pthread BENCH_IDLE_PTHREAD=1
 """
 import argparse
 import json
@@ -170,10 +173,10 @@ def one_run(traced, duration, home, extra_env=None, connections=16):
         proc.wait(30)
 
 
-def parse_variant(words):
+def parse_variant(words, option="--variant"):
     """[LABEL, NAME=VALUE, ...] -> (label, {NAME: VALUE})."""
-    usage = ("--variant %s: expected a label, then NAME=VALUE words, "
-             "e.g. --variant no-collector AGENT_RUN_COLLECTOR_ENABLED=false" % " ".join(words))
+    usage = ("%s %s: expected a label, then NAME=VALUE words, "
+             "e.g. %s no-collector AGENT_RUN_COLLECTOR_ENABLED=false" % (option, " ".join(words), option))
     if len(words) < 2 or "=" in words[0]:
         sys.exit(usage)
     env = {}
@@ -210,19 +213,22 @@ def main():
                          "per request is measured without the processes contending for the cores)")
     ap.add_argument("--variant", nargs="+", action="append", default=[], metavar="LABEL NAME=VALUE",
                     help="one more traced configuration: a label, then its environment")
+    ap.add_argument("--bare-variant", nargs="+", action="append", default=[], metavar="LABEL NAME=VALUE",
+                    help="one more configuration without agent-run: a label, then its environment")
     a = ap.parse_args()
-    a.variant = [parse_variant(v) for v in a.variant]
+    a.variant = [(label, env, True) for label, env in map(parse_variant, a.variant)]
+    a.variant += [(label, env, False) for label, env in (parse_variant(v, "--bare-variant") for v in a.bare_variant)]
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed")
     home = tempfile.mkdtemp(prefix="bench-flask-")
     bare, traced = [], []
-    variants = {label: [] for label, _ in a.variant}
+    variants = {label: [] for label, _, _ in a.variant}
     try:
         for _ in range(a.rounds):
             bare.append(one_run(False, a.duration, home, connections=a.connections))
             traced.append(one_run(True, a.duration, home, connections=a.connections))
-            for label, env in a.variant:
-                variants[label].append(one_run(True, a.duration, home, env, connections=a.connections))
+            for label, env, traced_variant in a.variant:
+                variants[label].append(one_run(traced_variant, a.duration, home, env, connections=a.connections))
     finally:
         shutil.rmtree(home, ignore_errors=True)
     b_rss = min(sum(x) / len(x) for _, x, _ in bare if x)

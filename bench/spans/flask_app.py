@@ -24,3 +24,14 @@ def item(item_id):
     name = c.execute("select name from items where id = ?", (item_id,)).fetchone()
     c.execute("select 1").fetchone()
     return {"count": n, "name": name[0] if name else None}
+
+
+# An experiment, not the app: BENCH_IDLE_PTHREAD=1 (bench_flask_wrk.py
+# --bare-variant) starts one idle pthread in every worker, bare. glibc then
+# takes its multi-threaded paths (malloc's arena locks, cancellation checks):
+# what a pthread flusher would cost the app, and why the agent's is not one.
+if os.environ.get("BENCH_IDLE_PTHREAD"):
+    import ctypes
+
+    _libc = ctypes.CDLL(None)
+    _libc.pthread_create(ctypes.byref(ctypes.c_ulong()), None, ctypes.cast(_libc.pause, ctypes.c_void_p), None)
