@@ -4,9 +4,9 @@
 // Why not pthread_create: once a process has made a thread that way, glibc
 // takes its multi-threaded paths for good (malloc and free lock their arena,
 // every cancellable system call checks for cancellation, stdio locks), and a
-// gunicorn or uWSGI worker pays that on every request: measured here as
-// ~7 us of CPU per Flask request with only an idle pthread in the worker
-// (docs/benchmarks.md). The flusher needs nothing from libc but system
+// gunicorn or uWSGI worker pays that on every request: in a traced Flask
+// worker, malloc took its arena lock ~25 times per request (callgrind,
+// docs/benchmarks.md). The flusher needs nothing from libc but system
 // calls, so it is started with clone() on its own stack and thread pointer
 // and uses only raw system calls (common/raw_syscall.hpp), futexes
 // (futex.hpp) and memory it is handed.
