@@ -1,10 +1,12 @@
 // A thread started with clone(), unknown to glibc (see raw_thread.hpp).
 #include "wire/raw_thread.hpp"
 
+#include <linux/futex.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <time.h>
 
 #include <cstring>
 
@@ -26,6 +28,14 @@ int RawThread::entry(void* self) {
 }
 
 bool RawThread::start(void (*fn)(void*), void* arg, const char* name) {
+  // The kernel clears tid_ and wakes its futex (a shared one) when the
+  // previous thread is gone: between its function's return and its exit.
+  for (int i = 0; i < 100; ++i) {
+    int32_t tid = tid_.load(std::memory_order_acquire);
+    if (tid == 0) break;
+    timespec ts{0, 1000000};  // 1 ms
+    raw_syscall(SYS_futex, long(&tid_), FUTEX_WAIT, tid, long(&ts));
+  }
   if (alive()) return false;
   if (stack_ == nullptr) {
     void* s = mmap(nullptr, kStackBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);

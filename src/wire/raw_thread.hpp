@@ -22,8 +22,10 @@ namespace agent_run::wire {
 class RawThread {
  public:
   // Runs fn(arg) on the thread, with every signal blocked and the name
-  // `name` (at most 15 characters). false: it could not start (out of
-  // memory, clone refused) or the previous thread has not exited yet.
+  // `name` (at most 15 characters). A previous thread whose function has
+  // returned is waited for (at most 100 ms) so that its stack can be reused.
+  // false: it could not start (out of memory, clone refused, the previous
+  // thread still there).
   bool start(void (*fn)(void*), void* arg, const char* name);
   // Whether a thread started here still exists (the kernel clears the word
   // when it exits, even if it is killed).

@@ -381,8 +381,7 @@ void flusher_main(void*) {
 
 // Called with mu held, by a recording thread.
 bool start_thread(State& s) {
-  if (s.thread.alive()) return false;  // a stopped flusher still on its way out
-  s.flusher_config = s.latest;        // copies: allocation is fine on this side
+  s.flusher_config = s.latest;  // copies: allocation is fine on this side; no flusher reads it now
   if (!s.thread.start(flusher_main, nullptr, "agent-run-flush")) return false;
   s.thread_running = true;
   return true;

@@ -319,3 +319,64 @@ TEST_CASE("sink: after fork the child starts clean and sends only its own spans"
   for (uint32_t i = 0; i < 50; ++i) CHECK(child_keys.count(1000 + i) == 1);
   for (uint32_t i = 0; i < 100; ++i) CHECK(child_keys.count(i) == 0);  // the parent's buffered spans stay the parent's
 }
+
+TEST_CASE("sink: the flusher outlives the thread that started it") {
+  // The flusher is not a pthread and has its own thread pointer: the thread
+  // whose first submit started it may exit (its stack and thread control
+  // block freed or reused by the threads after it).
+  SpanSink& sink = SpanSink::instance();
+  std::vector<TestServer::Conn> conns;
+  SinkStats d;
+  {
+    TestServer server;
+    sink.configure(options(server.path()));
+    SinkStats before = sink.stats();
+    std::thread([&] {
+      for (uint32_t i = 0; i < 100; ++i) sink.submit(wire_test::sample_span(i));
+    }).join();
+    for (int k = 0; k < 64; ++k) std::thread([] {}).join();
+    usleep(100000);  // a few intervals: the flusher sends on its own meanwhile
+    for (uint32_t i = 100; i < 200; ++i) REQUIRE(sink.submit(wire_test::sample_span(i)));
+    sink.flush_and_stop(5000);
+    d = delta(before, sink.stats());
+    for (int i = 0; i < 200 && server.conns().empty(); ++i) usleep(10000);
+    conns = server.conns();
+  }
+  CHECK(d.sent == 200);
+  REQUIRE(conns.size() == 1);
+  REQUIRE(conns[0].span_keys.size() == 200);
+  for (uint32_t i = 0; i < 200; ++i) CHECK(conns[0].span_keys[i] == i);
+}
+
+TEST_CASE("sink: configure() while the flusher runs moves it to the new collector and service") {
+  SpanSink& sink = SpanSink::instance();
+  std::vector<TestServer::Conn> first, second;
+  {
+    TestServer a, b;
+    sink.configure(options(a.path()));
+    SinkStats before = sink.stats();
+    for (uint32_t i = 0; i < 100; ++i) REQUIRE(sink.submit(wire_test::sample_span(i)));
+    for (int i = 0; i < 300 && delta(before, sink.stats()).sent < 100; ++i) usleep(10000);
+    REQUIRE(delta(before, sink.stats()).sent == 100);  // the flusher runs, connected to a
+    SinkOptions o = options(b.path());
+    o.service_name = "wire-test-b";
+    sink.configure(o);
+    for (uint32_t i = 0; i < 100; ++i) REQUIRE(sink.submit(wire_test::sample_span(1000 + i)));
+    sink.flush_and_stop(5000);
+    CHECK(delta(before, sink.stats()).sent == 200);
+    for (int i = 0; i < 200 && (a.conns().empty() || b.conns().empty()); ++i) usleep(10000);
+    first = a.conns();
+    second = b.conns();
+  }
+  REQUIRE(first.size() == 1);
+  REQUIRE(second.size() == 1);
+  CHECK(first[0].hello.service_name == "wire-test");
+  CHECK(second[0].hello.service_name == "wire-test-b");
+  CHECK(second[0].hello.pid == uint32_t(getpid()));
+  REQUIRE(first[0].span_keys.size() == 100);
+  REQUIRE(second[0].span_keys.size() == 100);
+  for (uint32_t i = 0; i < 100; ++i) {
+    CHECK(first[0].span_keys[i] == i);
+    CHECK(second[0].span_keys[i] == 1000 + i);
+  }
+}
