@@ -15,8 +15,11 @@
 namespace agent_run::wire {
 namespace {
 
-constexpr size_t kStackBytes = 256 * 1024;
+// One mapping: a guard page, the stack, and at the top the area the thread
+// pointer points into (see start()).
+constexpr size_t kMapBytes = 256 * 1024;
 constexpr size_t kGuardBytes = 4096;
+constexpr size_t kThreadAreaBytes = 16 * 1024;
 
 }  // namespace
 
@@ -38,7 +41,7 @@ bool RawThread::start(void (*fn)(void*), void* arg, const char* name) {
   }
   if (alive()) return false;
   if (stack_ == nullptr) {
-    void* s = mmap(nullptr, kStackBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    void* s = mmap(nullptr, kMapBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (s == MAP_FAILED) return false;
     mprotect(s, kGuardBytes, PROT_NONE);  // an overflow faults instead of writing below the stack
     stack_ = s;
@@ -48,19 +51,26 @@ bool RawThread::start(void (*fn)(void*), void* arg, const char* name) {
   std::strncpy(name_, name, sizeof(name_) - 1);
 
   // Its own thread pointer: the creating thread may exit (and its thread
-  // control block be freed) while this one runs. Compiled code reads the
-  // stack-protector canary through it on x86_64, so the block carries a
-  // copy (and its self pointers); on aarch64 the canary is a global and the
-  // thread pointer serves only thread_local, which this thread does not use.
-  std::memset(tls_, 0, sizeof(tls_));
+  // control block be freed) while this one runs. It points into a zeroed
+  // area of this mapping, above the stack, so that even a stray access to
+  // thread-local storage (at negative offsets on x86_64, positive ones on
+  // aarch64) stays inside memory of this thread's own. Compiled code reads
+  // the stack-protector canary through it on x86_64, so the block carries a
+  // copy (and its self pointers); on aarch64 the canary is a global.
+  char* top = static_cast<char*>(stack_) + kMapBytes;
+  char* area = top - kThreadAreaBytes;
+  std::memset(area, 0, kThreadAreaBytes);
 #if defined(__x86_64__)
+  uintptr_t* tcb = reinterpret_cast<uintptr_t*>(top - 4096);  // 12 KiB below it, 4 KiB above
   uintptr_t guard, pointer_guard;
   __asm__("mov %%fs:0x28, %0" : "=r"(guard));
   __asm__("mov %%fs:0x30, %0" : "=r"(pointer_guard));
-  tls_[0] = uintptr_t(tls_);  // tcb
-  tls_[2] = uintptr_t(tls_);  // self
-  tls_[5] = guard;            // 0x28: stack_guard
-  tls_[6] = pointer_guard;    // 0x30: pointer_guard
+  tcb[0] = uintptr_t(tcb);  // tcb
+  tcb[2] = uintptr_t(tcb);  // self
+  tcb[5] = guard;           // 0x28: stack_guard
+  tcb[6] = pointer_guard;   // 0x30: pointer_guard
+#else
+  void* tcb = area;  // 16 KiB above it
 #endif
 
   sigset_t all, old;
@@ -69,7 +79,7 @@ bool RawThread::start(void (*fn)(void*), void* arg, const char* name) {
   const int flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM |
                     CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID;
   pid_t* tid = reinterpret_cast<pid_t*>(&tid_);
-  int rc = clone(entry, static_cast<char*>(stack_) + kStackBytes, flags, this, tid, tls_, tid);
+  int rc = clone(entry, area, flags, this, tid, tcb, tid);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   return rc > 0;
 }

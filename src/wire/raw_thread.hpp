@@ -39,8 +39,7 @@ class RawThread {
   void (*fn_)(void*) = nullptr;
   void* arg_ = nullptr;
   char name_[16] = {};
-  void* stack_ = nullptr;         // mapped once, reused by every thread of this process
-  alignas(64) uintptr_t tls_[32] = {};  // its thread pointer's block (raw_thread.cpp)
+  void* stack_ = nullptr;         // mapped once (with its thread pointer's area), reused by every thread of this process
   std::atomic<int32_t> tid_{0};   // CLONE_PARENT_SETTID / CLONE_CHILD_CLEARTID
 };
 
