@@ -177,28 +177,28 @@ SinkStats delta(const SinkStats& a, const SinkStats& b) {
   return d;
 }
 
+// Configures the sink for a fresh TestServer, runs `body`, stops the sink;
+// returns what the server received, and the sink's counts in `d`.
+template <typename F>
+std::vector<TestServer::Conn> run_with_server(SinkStats& d, F&& body) {
+  SpanSink& sink = SpanSink::instance();
+  TestServer server;
+  sink.configure(options(server.path()));
+  SinkStats before = sink.stats();
+  body(sink);
+  sink.flush_and_stop(5000);
+  d = delta(before, sink.stats());
+  for (int i = 0; i < 200 && server.conns().empty(); ++i) usleep(10000);
+  return server.conns();
+}
+
 }  // namespace
 
 TEST_CASE("sink: spans reach the collector after a HELLO with the pid and service") {
-  SpanSink& sink = SpanSink::instance();
-  std::vector<TestServer::Conn> conns;
   SinkStats d;
-  {
-    TestServer server;
-    sink.configure(options(server.path()));
-    SinkStats before = sink.stats();
+  std::vector<TestServer::Conn> conns = run_with_server(d, [](SpanSink& sink) {
     for (uint32_t i = 0; i < 5000; ++i) REQUIRE(sink.submit(wire_test::sample_span(i)));
-    sink.flush_and_stop(5000);
-    d = delta(before, sink.stats());
-    conns = [&] {
-      for (int i = 0; i < 200; ++i) {
-        auto c = server.conns();
-        if (!c.empty()) return c;
-        usleep(10000);
-      }
-      return server.conns();
-    }();
-  }
+  });
   CHECK(d.submitted == 5000);
   CHECK(d.sent == 5000);
   CHECK(d.dropped_no_collector + d.dropped_buffer_full == 0);
@@ -210,7 +210,7 @@ TEST_CASE("sink: spans reach the collector after a HELLO with the pid and servic
   REQUIRE(conns[0].span_keys.size() == 5000);
   for (uint32_t i = 0; i < 5000; ++i) CHECK(conns[0].span_keys[i] == i);
   CHECK(conns[0].got_stats);
-  CHECK(conns[0].last_stats.sent == sink.stats().sent);
+  CHECK(conns[0].last_stats.sent == SpanSink::instance().stats().sent);
 }
 
 TEST_CASE("sink: a burst of more than one message's limit (4 MiB) arrives whole and in order") {
@@ -324,24 +324,15 @@ TEST_CASE("sink: the flusher outlives the thread that started it") {
   // The flusher is not a pthread and has its own thread pointer: the thread
   // whose first submit started it may exit (its stack and thread control
   // block freed or reused by the threads after it).
-  SpanSink& sink = SpanSink::instance();
-  std::vector<TestServer::Conn> conns;
   SinkStats d;
-  {
-    TestServer server;
-    sink.configure(options(server.path()));
-    SinkStats before = sink.stats();
+  std::vector<TestServer::Conn> conns = run_with_server(d, [](SpanSink& sink) {
     std::thread([&] {
       for (uint32_t i = 0; i < 100; ++i) sink.submit(wire_test::sample_span(i));
     }).join();
     for (int k = 0; k < 64; ++k) std::thread([] {}).join();
     usleep(100000);  // a few intervals: the flusher sends on its own meanwhile
     for (uint32_t i = 100; i < 200; ++i) REQUIRE(sink.submit(wire_test::sample_span(i)));
-    sink.flush_and_stop(5000);
-    d = delta(before, sink.stats());
-    for (int i = 0; i < 200 && server.conns().empty(); ++i) usleep(10000);
-    conns = server.conns();
-  }
+  });
   CHECK(d.sent == 200);
   REQUIRE(conns.size() == 1);
   REQUIRE(conns[0].span_keys.size() == 200);
