@@ -8,7 +8,9 @@ workers (user and system), of the collector and of wrk itself, medians over
 the rounds. On a machine that wrk, the workers and the collector saturate,
 req/s follows the sum. Three ratios: best of each, of the medians, and the
 median of the per-round ratios (each traced round over the bare one just
-before it: the one least moved by a load that drifts during the session).
+before it: the one least moved by a load that drifts during the session),
+with a 95 % bootstrap interval of that median: a goal on the ratio is shown
+when the whole interval clears it.
 
     python3 bench/spans/bench_flask_wrk.py [--duration 10] [--rounds 3] [--connections 16]
         [--variant LABEL NAME=VALUE...]... [--bare-variant LABEL NAME=VALUE...]...
@@ -29,6 +31,7 @@ pthread per worker (what a pthread flusher costs, flask_app.py):
 import argparse
 import json
 import os
+import random
 import re
 import resource
 import shutil
@@ -192,16 +195,27 @@ def cpu_medians(runs):
     return {k: round(statistics.median(c[k] for _, _, c in runs), 1) for k in runs[0][2]}
 
 
+def median_ci95(values, resamples=2000):
+    """A 95 % interval of the median of `values` (bootstrap, fixed seed so
+    that one set of rounds always gives the same interval): what a goal on
+    the ratio needs to be shown reliably, not in one lucky statistic."""
+    rng = random.Random(0)
+    meds = sorted(statistics.median(rng.choice(values) for _ in values) for _ in range(resamples))
+    return [round(meds[int(0.025 * resamples)], 3), round(meds[int(0.975 * resamples) - 1], 3)]
+
+
 def ratios(runs, bare):
     """A traced configuration over bare: best of each; the medians (one lucky
     round moves the best-of ratio by several points); and the median of each
     round's ratio over the bare round just before it (a shared machine's load
     drifts over minutes, and a pair run back to back sees nearly the same
-    load)."""
+    load), with its 95 % interval."""
+    paired = [t / b for (t, _, _), (b, _, _) in zip(runs, bare)]
     return {"ratio_rps": round(max(r for r, _, _ in runs) / max(r for r, _, _ in bare), 3),
             "ratio_rps_medians": round(statistics.median(r for r, _, _ in runs) /
                                        statistics.median(r for r, _, _ in bare), 3),
-            "ratio_rps_paired_median": round(statistics.median(t / b for (t, _, _), (b, _, _) in zip(runs, bare)), 3)}
+            "ratio_rps_paired_median": round(statistics.median(paired), 3),
+            "ratio_rps_paired_median_ci95": median_ci95(paired)}
 
 
 def main():
