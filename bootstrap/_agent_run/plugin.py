@@ -109,23 +109,22 @@ class Patcher(object):
 
     def wrap(self, owner, name, op=None, **options):
         """Replaces owner.name (a module or class attribute) by a wrapper."""
-        raw, had_own = _raw_attribute(owner, name)
-        if isinstance(raw, _hook.FunctionWrapper) and raw._agent_run_plugin is self.state:
-            return raw  # this plugin already patched it (module executed twice)
         if op is None:
             op = "%s.%s" % (_owner_name(owner), name)
         options.setdefault("on_class", isinstance(owner, type))
-        wrapper = _hook.wrap(raw, self.state, op, **options)
-        setattr(owner, name, wrapper)
-        self.patches.append(Patch(owner, name, raw, had_own, wrapper))
-        return wrapper
+        return self._install(owner, name, lambda raw: _hook.wrap(raw, self.state, op, **options))
 
     def replace(self, owner, name, new):
         """Replaces owner.name by `new` (a wrapper from wrap_function, or any
         object), recorded like wrap()'s patches. Returns what is installed."""
+        return self._install(owner, name, lambda raw: new)
+
+    def _install(self, owner, name, make):
+        """owner.name = make(what is there now), recorded for revert()."""
         raw, had_own = _raw_attribute(owner, name)
         if isinstance(raw, _hook.FunctionWrapper) and raw._agent_run_plugin is self.state:
             return raw  # this plugin already patched it (module executed twice)
+        new = make(raw)
         setattr(owner, name, new)
         self.patches.append(Patch(owner, name, raw, had_own, new))
         return new
