@@ -103,6 +103,12 @@ constexpr KeyInfo kKeys[] = {
             "At exit, milliseconds allowed for buffered spans to be sent before they are dropped."),
     key_int("collector.flush_interval_ms", "AGENT_RUN_COLLECTOR_FLUSH_INTERVAL_MS", "200", 10, 60000,
             "Longest wait of buffered spans in the app before they are sent to the collector (sooner at 128 KiB)."),
+    key_int("collector.batch_max_spans", "AGENT_RUN_COLLECTOR_BATCH_MAX_SPANS", "512", 1, 1000000,
+            "Most spans the collector hands its exporters at once: one trace-file line, one OTLP request.",
+            "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"),
+    key_int("collector.batch_max_delay_ms", "AGENT_RUN_COLLECTOR_BATCH_MAX_DELAY_MS", "200", 10, 600000,
+            "Longest wait of spans in the collector before they are exported (sooner at batch_max_spans).",
+            "OTEL_BSP_SCHEDULE_DELAY"),
 
     key_enum("exporter.type", "AGENT_RUN_EXPORTER_TYPE", "\"local\"", choices(kExporterTypes),
              "Where spans go: local files, an OTLP/HTTP endpoint, or the console. Also set by OTEL_TRACES_EXPORTER "

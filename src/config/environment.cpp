@@ -229,6 +229,11 @@ struct EnvLayer {
     }
     if (auto tv = otlp_var("TIMEOUT")) set_from_otel(tv->first, "exporter.otlp.timeout_ms", tv->second);
     if (auto cv = otlp_var("COMPRESSION")) set_from_otel(cv->first, "exporter.otlp.compression", cv->second);
+    // The SDKs' batch span processor variables size the collector's batches.
+    if (auto v = get("OTEL_BSP_MAX_EXPORT_BATCH_SIZE"))
+      set_from_otel("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "collector.batch_max_spans", trim(*v));
+    if (auto v = get("OTEL_BSP_SCHEDULE_DELAY"))
+      set_from_otel("OTEL_BSP_SCHEDULE_DELAY", "collector.batch_max_delay_ms", trim(*v));
     if (auto pv = otlp_var("PROTOCOL"); pv && to_lower(trim(pv->second)) != "http/protobuf")
       warn(pv->first, fmt::format("{}={} is ignored; agent-run sends OTLP as http/protobuf (port 4318 by default)",
                                   pv->first, quote(pv->second)));

@@ -102,6 +102,8 @@ std::vector<std::string> collector_options(const CollectorLaunch& p) {
   if (p.otlp_timeout_ms) args.push_back("--otlp-timeout-ms=" + std::to_string(p.otlp_timeout_ms));
   if (!p.otlp_compression.empty()) args.push_back("--otlp-compression=" + p.otlp_compression);
   if (p.otlp_queue_spans) args.push_back("--otlp-queue-spans=" + std::to_string(p.otlp_queue_spans));
+  if (p.batch_max_spans) args.push_back("--batch-max-spans=" + std::to_string(p.batch_max_spans));
+  if (p.batch_max_delay_ms) args.push_back("--batch-max-delay-ms=" + std::to_string(p.batch_max_delay_ms));
   if (p.otlp_max_retry_ms >= 0) args.push_back("--otlp-max-retry-ms=" + std::to_string(p.otlp_max_retry_ms));
   if (!p.console_path.empty()) args.push_back("--console-path=" + absolute(p.console_path));
   if (!p.private_bootstrap.empty()) args.push_back("--private-bootstrap=" + p.private_bootstrap);

@@ -21,7 +21,8 @@ struct CollectorLaunch {
   // exporter.local.path (or <data_dir>/traces) -> store_dir; exporter.local.max_file_bytes,
   // max_files -> store_*; exporter.otlp.endpoint (a full URL) -> otlp_traces_endpoint;
   // exporter.otlp.headers -> otlp_headers; exporter.otlp.{timeout_ms,compression,
-  // queue_spans,max_retry_ms} -> otlp_*; collector.drain_timeout_ms -> drain_timeout_ms.
+  // queue_spans,max_retry_ms} -> otlp_*; collector.drain_timeout_ms -> drain_timeout_ms;
+  // collector.batch_max_{spans,delay_ms} -> batch_*.
   std::vector<std::string> exporters = {"store"};  // any of: store|local, otlp, console, none
   std::string store_dir;              // trace files: <store_dir>/traces-N.jsonl
   std::string data_dir;               // used when store_dir is empty: <data_dir>/traces
@@ -36,6 +37,8 @@ struct CollectorLaunch {
   int64_t otlp_max_retry_ms = -1;     // -1: default 30000
   std::string console_path;           // console exporter output; empty: the collector log
   uint32_t drain_timeout_ms = 5000;
+  uint32_t batch_max_spans = 0;       // 0: collector default (512)
+  uint32_t batch_max_delay_ms = 0;    // 0: collector default (200)
   std::string log_path;               // empty: collector.log in the socket directory
   int app_pid = 0;                    // 0: getpid() (the PID the program keeps after exec)
   std::string private_bootstrap;      // the launch's private bootstrap: removed once the app is gone

@@ -88,6 +88,8 @@ CollectorLaunch collector_params(const config::Config& c, const config::EnvLooku
   p.otlp_queue_spans = static_cast<uint64_t>(c.get_int("exporter.otlp.queue_spans"));
   p.otlp_max_retry_ms = c.get_int("exporter.otlp.max_retry_ms");
   p.drain_timeout_ms = static_cast<uint32_t>(c.get_int("collector.drain_timeout_ms"));
+  p.batch_max_spans = static_cast<uint32_t>(c.get_int("collector.batch_max_spans"));
+  p.batch_max_delay_ms = static_cast<uint32_t>(c.get_int("collector.batch_max_delay_ms"));
   return p;
 }
 

@@ -212,6 +212,30 @@ TEST_CASE("OTLP headers, timeout, compression, protocol", "[env][otel]") {
   CHECK(mine.config.get_int("exporter.otlp.timeout_ms") == 900);
 }
 
+TEST_CASE("the batch span processor's variables size the collector's batches", "[env][otel]") {
+  auto r = env_only({{"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", " 64 "}, {"OTEL_BSP_SCHEDULE_DELAY", "5000"}});
+  INFO(test::all(r.warnings));
+  CHECK(r.warnings.empty());
+  CHECK(r.config.get_int("collector.batch_max_spans") == 64);
+  CHECK(r.config.get_int("collector.batch_max_delay_ms") == 5000);
+  CHECK(r.config.origin("collector.batch_max_spans") == "environment OTEL_BSP_MAX_EXPORT_BATCH_SIZE");
+  CHECK(r.config.origin("collector.batch_max_delay_ms") == "environment OTEL_BSP_SCHEDULE_DELAY");
+
+  // A bad value (it may have been meant for an SDK) is a warning naming it, and the default stays.
+  auto bad = env_only({{"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "lots"}, {"OTEL_BSP_SCHEDULE_DELAY", "0"}});
+  CHECK(bad.ok());
+  REQUIRE(bad.warnings.size() == 2);
+  CHECK(bad.warnings[0].where == "environment OTEL_BSP_MAX_EXPORT_BATCH_SIZE");
+  CHECK(bad.warnings[1].where == "environment OTEL_BSP_SCHEDULE_DELAY");
+  CHECK(bad.warnings[1].message.find("10") != std::string::npos);  // the range's lower end
+  CHECK(bad.config.get_int("collector.batch_max_spans") == 512);
+  CHECK(bad.config.get_int("collector.batch_max_delay_ms") == 200);
+
+  auto mine = env_only({{"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "64"}, {"AGENT_RUN_COLLECTOR_BATCH_MAX_SPANS", "8"}});
+  CHECK(mine.config.get_int("collector.batch_max_spans") == 8);
+  CHECK(mine.config.origin("collector.batch_max_spans") == "environment AGENT_RUN_COLLECTOR_BATCH_MAX_SPANS");
+}
+
 TEST_CASE("the process environment's names are its AGENT_RUN_* ones, and they warn like any", "[env]") {
   ::setenv("AGENT_RUN_LOG_LEVLE", "info", 1);
   ::setenv("AGENT_RUN_TEST_NOT_A_KEY_OTHER", "1", 1);

@@ -1,6 +1,9 @@
 """generate-config, check-config and what a launch does with a good or bad config."""
+import glob
+import json
 import os
 import re
+import time
 
 from conftest import AGENT_RUN, SYSTEM_PYTHON, clean_env, run
 
@@ -105,3 +108,31 @@ def test_otel_sdk_disabled_turns_the_agent_off(home):
     r = run([AGENT_RUN] + APP, env=clean_env(home, OTEL_SDK_DISABLED="true"))
     assert r.returncode == 0
     assert r.stdout == b"app ran False\n"
+
+
+def store_lines(home):
+    """Spans per line of the local store's trace files."""
+    counts = []
+    for path in glob.glob(os.path.join(str(home), ".local", "share", "agent-run", "traces", "traces-*.jsonl")):
+        with open(path) as f:
+            for line in f:
+                if line.strip():
+                    doc = json.loads(line)
+                    counts.append(sum(len(ss.get("spans", [])) for rs in doc.get("resourceSpans", [])
+                                      for ss in rs.get("scopeSpans", [])))
+    return counts
+
+
+def test_otel_batch_size_reaches_the_collector(home):
+    # OTEL_BSP_MAX_EXPORT_BATCH_SIZE (what users set for an OpenTelemetry
+    # SDK) sizes the collector's batches: one store line per batch.
+    code = "import sqlite3\nc = sqlite3.connect(':memory:')\nfor _ in range(5): c.execute('select 1')\n"
+    r = run([AGENT_RUN, SYSTEM_PYTHON, "-c", code], env=clean_env(home, OTEL_BSP_MAX_EXPORT_BATCH_SIZE="2"))
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == b""
+    deadline = time.monotonic() + 15
+    while sum(store_lines(home)) < 5 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    lines = store_lines(home)
+    assert sum(lines) == 5, lines
+    assert max(lines) <= 2 and len(lines) >= 3, lines
