@@ -3,6 +3,8 @@
 Everything here runs real programs: the staged agent-run executable, real
 interpreters, real servers on 127.0.0.1 that the tests start and stop by PID.
 """
+import glob
+import json
 import os
 import shutil
 import signal
@@ -76,6 +78,17 @@ def home_with_launch_modes(*primers):
             assert (h / ".cache" / "agent-run" / "launch-plans").exists()
         return h
     return home
+
+
+def store_documents(home):
+    """Every line of the local store's files under `home` (the default data
+    directory), parsed, in file order: OTLP requests (trace files) and the
+    collector's agentRunStats lines."""
+    out = []
+    for path in sorted(glob.glob(os.path.join(str(home), ".local", "share", "agent-run", "traces", "*.jsonl"))):
+        with open(path) as f:
+            out += [json.loads(line) for line in f if line.strip()]
+    return out
 
 
 def clean_env(home=None, **extra):

@@ -1,11 +1,8 @@
 """generate-config, check-config and what a launch does with a good or bad config."""
-import glob
-import json
-import os
 import re
 import time
 
-from conftest import AGENT_RUN, SYSTEM_PYTHON, clean_env, run
+from conftest import AGENT_RUN, SYSTEM_PYTHON, clean_env, run, store_documents
 
 APP = [SYSTEM_PYTHON, "-c", "import sys; print('app ran', '_agent_run_boot' in sys.modules)"]
 
@@ -112,15 +109,8 @@ def test_otel_sdk_disabled_turns_the_agent_off(home):
 
 def store_lines(home):
     """Spans per line of the local store's trace files."""
-    counts = []
-    for path in glob.glob(os.path.join(str(home), ".local", "share", "agent-run", "traces", "traces-*.jsonl")):
-        with open(path) as f:
-            for line in f:
-                if line.strip():
-                    doc = json.loads(line)
-                    counts.append(sum(len(ss.get("spans", [])) for rs in doc.get("resourceSpans", [])
-                                      for ss in rs.get("scopeSpans", [])))
-    return counts
+    return [sum(len(ss.get("spans", [])) for rs in doc["resourceSpans"] for ss in rs.get("scopeSpans", []))
+            for doc in store_documents(home) if "resourceSpans" in doc]
 
 
 def test_otel_batch_size_reaches_the_collector(home):

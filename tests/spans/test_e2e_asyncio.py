@@ -1,7 +1,6 @@
 """End to end through agent-run on every CPython 3.8-3.13 present: two asyncio
 tasks running concurrently each get their own parent span; the sqlite3 spans
 made inside each task are children of that task's span."""
-import glob
 import json
 import os
 import sys
@@ -11,7 +10,7 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
-from conftest import AGENT_RUN, APPS, clean_env, python_params, run  # noqa: E402
+from conftest import AGENT_RUN, APPS, clean_env, python_params, run, store_documents  # noqa: E402
 from test_e2e_prefork import attrs, flatten  # noqa: E402
 
 if not os.path.exists(AGENT_RUN):
@@ -19,13 +18,7 @@ if not os.path.exists(AGENT_RUN):
 
 
 def store(home):
-    out = []
-    for path in glob.glob(os.path.join(str(home), ".local", "share", "agent-run", "traces", "*.jsonl")):
-        with open(path) as f:
-            for line in f:
-                if line.strip():
-                    out += [s for _, s in flatten(json.loads(line))]
-    return out
+    return [s for doc in store_documents(home) for _, s in flatten(doc)]
 
 
 @pytest.mark.parametrize("python", python_params())

@@ -6,7 +6,6 @@ children, every worker's PID present. Then the same with OTLP/HTTP export to
 the collector's node test receiver, which decodes the protobuf with
 @opentelemetry/otlp-transformer's code (not ours)."""
 import concurrent.futures
-import glob
 import json
 import os
 import shutil
@@ -18,7 +17,7 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
-from conftest import AGENT_RUN, APPS, clean_env, free_port, stop_process, wait_for_port  # noqa: E402
+from conftest import AGENT_RUN, APPS, clean_env, free_port, stop_process, store_documents, wait_for_port  # noqa: E402
 
 RECEIVER_DIR = os.path.join(HERE, "..", "collector", "otlp_receiver")
 WORKERS = 4
@@ -94,13 +93,7 @@ def run(server, tmp_path, spans_fn, extra_env=None):
 
 
 def store_spans(home):
-    out = []
-    for path in sorted(glob.glob(str(home / ".local" / "share" / "agent-run" / "traces" / "*.jsonl"))):
-        with open(path) as f:
-            for line in f:
-                if line.strip():
-                    out += flatten(json.loads(line))
-    return out
+    return [x for doc in store_documents(home) for x in flatten(doc)]
 
 
 def flatten(request):
