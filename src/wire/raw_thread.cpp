@@ -12,6 +12,10 @@
 
 #include "common/raw_syscall.hpp"
 
+#ifndef SYS_close_range
+#define SYS_close_range 436  // the same number on every architecture (Linux 5.9)
+#endif
+
 namespace agent_run::wire {
 namespace {
 
@@ -25,6 +29,9 @@ constexpr size_t kThreadAreaBytes = 16 * 1024;
 
 int RawThread::entry(void* self) {
   RawThread* t = static_cast<RawThread*>(self);
+  // Started with a copy of the app's descriptor table (see start()): let go
+  // of all of it first, so that nothing the app closes stays open here.
+  if (t->own_files_) raw_syscall(SYS_close_range, 0, long(~0U), 0);
   raw_syscall(SYS_prctl, PR_SET_NAME, long(t->name_));
   t->fn_(t->arg_);
   return 0;  // glibc's clone() then ends this thread alone (exit, not exit_group)
@@ -73,11 +80,24 @@ bool RawThread::start(void (*fn)(void*), void* arg, const char* name) {
   void* tcb = area;  // 16 KiB above it
 #endif
 
+  // Its own descriptor table, where the kernel can empty the copy it starts
+  // with (close_range, Linux 5.9; a seccomp filter may refuse it: probed
+  // once, on a range past any descriptor, which closes nothing). The
+  // thread's socket is then not one of the app's descriptors: an app that
+  // closes descriptors it does not know (os.closerange, as daemons do) and
+  // opens others cannot make the thread close or write into one of its
+  // files. And the app's table is not shared, so the kernel keeps the
+  // lock-free descriptor lookups of a one-thread process for every system
+  // call of the app. Without close_range the table is shared, as a
+  // pthread's is.
+  static const bool can_empty_copy = raw_syscall(SYS_close_range, long(~0U), long(~0U), 0) == 0;
+  own_files_ = can_empty_copy;
+
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);  // inherited: the thread never runs the app's signal handlers
-  const int flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM |
-                    CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID;
+  const int flags = CLONE_VM | CLONE_FS | (own_files_ ? 0 : CLONE_FILES) | CLONE_SIGHAND | CLONE_THREAD |
+                    CLONE_SYSVSEM | CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID;
   pid_t* tid = reinterpret_cast<pid_t*>(&tid_);
   int rc = clone(entry, area, flags, this, tid, tcb, tid);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);

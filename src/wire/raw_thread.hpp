@@ -11,6 +11,10 @@
 // and uses only raw system calls (common/raw_syscall.hpp), futexes
 // (futex.hpp) and memory it is handed.
 //
+// It has a descriptor table of its own where the kernel allows (see
+// start()): descriptors it opens are not the app's, and it sees none of the
+// app's.
+//
 // Rules for the code that runs on it: no malloc or free (glibc's allocator
 // believes it is single-threaded), no errno, no pthread or stdio calls, no
 // thread_local, no exceptions. memcpy and the like are fine.
@@ -39,6 +43,7 @@ class RawThread {
   void (*fn_)(void*) = nullptr;
   void* arg_ = nullptr;
   char name_[16] = {};
+  bool own_files_ = false;        // started without CLONE_FILES: empties its copy of the table first
   void* stack_ = nullptr;         // mapped once (with its thread pointer's area), reused by every thread of this process
   std::atomic<int32_t> tid_{0};   // CLONE_PARENT_SETTID / CLONE_CHILD_CLEARTID
 };

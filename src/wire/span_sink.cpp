@@ -109,9 +109,10 @@ void atfork_prepare() { state().mu.lock(); }
 void atfork_parent() { state().mu.unlock(); }
 void atfork_child() {
   State& s = state();
-  // The flusher does not exist here: start clean. Its socket (if any) is the
-  // parent's connection: the child never writes to it; it was opened with
-  // SOCK_CLOEXEC and the child's flusher makes its own.
+  // The flusher does not exist here: start clean. Its socket is in its own
+  // descriptor table (raw_thread.hpp), so the child has no copy of it; where
+  // the table is shared, the child's copy is the parent's connection: never
+  // written to, closed at exec (SOCK_CLOEXEC). The child's flusher makes its own.
   s.thread.forget_after_fork();
   s.front_used = 0;
   s.front_count = 0;
