@@ -1,6 +1,8 @@
 // A thread started with clone(), unknown to glibc (see raw_thread.hpp).
 #include "wire/raw_thread.hpp"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <signal.h>
@@ -9,6 +11,7 @@
 #include <time.h>
 
 #include <cstring>
+#include <string_view>
 
 #include "common/raw_syscall.hpp"
 
@@ -26,6 +29,51 @@ constexpr size_t kGuardBytes = 4096;
 constexpr size_t kThreadAreaBytes = 16 * 1024;
 
 }  // namespace
+
+namespace {
+
+// The file's first `cap` - 1 bytes, NUL-terminated, read with raw system
+// calls; false if it cannot be opened or read.
+bool read_small_file(const char* path, char* buf, size_t cap) {
+  long fd = raw_syscall(SYS_openat, AT_FDCWD, long(path), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  size_t used = 0;
+  while (used + 1 < cap) {
+    long n = raw_syscall(SYS_read, fd, long(buf + used), long(cap - 1 - used));
+    if (n == -EINTR) continue;
+    if (n <= 0) break;
+    used += size_t(n);
+  }
+  raw_syscall(SYS_close, fd);
+  buf[used] = '\0';
+  return used > 0;
+}
+
+// The line of `status` that starts with `key` (through its newline), or an
+// empty view.
+std::string_view status_line(const char* status, std::string_view key) {
+  std::string_view s(status);
+  for (size_t at = 0; at < s.size();) {
+    size_t end = s.find('\n', at);
+    if (end == std::string_view::npos) end = s.size();
+    if (s.compare(at, key.size(), key) == 0) return s.substr(at, end - at);
+    at = end + 1;
+  }
+  return {};
+}
+
+}  // namespace
+
+bool same_credentials_as_process() {
+  // /proc/self is the thread group's leader (the main thread); thread-self is this one.
+  char process[4096], thread[4096];
+  if (!read_small_file("/proc/self/status", process, sizeof(process)) ||
+      !read_small_file("/proc/thread-self/status", thread, sizeof(thread)))
+    return true;
+  for (std::string_view key : {"Uid:", "Gid:", "Groups:", "CapPrm:", "CapEff:"})
+    if (status_line(process, key) != status_line(thread, key)) return false;
+  return true;
+}
 
 int RawThread::entry(void* self) {
   RawThread* t = static_cast<RawThread*>(self);

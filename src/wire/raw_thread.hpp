@@ -23,6 +23,14 @@
 
 namespace agent_run::wire {
 
+// On a RawThread: whether its credentials (user and group ids,
+// supplementary groups, capabilities) are still those of the process's main
+// thread. glibc's setuid(), setgid(), setgroups() and the like change every
+// thread glibc knows of, and only those: a RawThread started before the app
+// dropped privileges keeps them. Compares the two threads' lines in /proc;
+// true when they cannot be read (nothing to act on). Raw system calls only.
+bool same_credentials_as_process();
+
 class RawThread {
  public:
   // Runs fn(arg) on the thread, with every signal blocked and the name

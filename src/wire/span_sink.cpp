@@ -356,13 +356,19 @@ void Flusher::run() {
     s_.stats.sent += sent;
     s_.stats.dropped_no_collector += count - sent;
     bool finished = stop && s_.front_used == 0 && s_.health_ready < 0;
+    bool retire = false;
     if (finished || now - last_stats_ms >= 1000) {
       last_stats_ms = now;
       lock.unlock();
       send_stats(o);
+      // The app changed its credentials (dropped root, say), which glibc
+      // does not do for this thread: it must not stay behind with the old
+      // ones. It retires; the next span, or flush_and_stop(), starts a
+      // flusher with the app's credentials.
+      retire = !finished && !same_credentials_as_process();
       lock.lock();
     }
-    if (finished) {
+    if (finished || retire) {
       lock.unlock();
       disconnect();
       lock.lock();
@@ -521,7 +527,11 @@ void SpanSink::flush_and_stop(uint32_t timeout_ms) {
   State& s = state();
   std::unique_lock<FutexLock> lock(s.mu);
   s.stopping = true;
-  if (!s.thread_running) return;
+  if (!s.thread_running) {
+    // Spans are buffered and no flusher runs (one retired when the app's
+    // credentials changed): one more sends them, with the app's credentials.
+    if (s.front_used == 0 || s.collector_down || !s.configured || !start_thread(s)) return;
+  }
   wake_flusher(s);
   uint64_t deadline = now_ms() + timeout_ms;
   while (s.thread_running) {

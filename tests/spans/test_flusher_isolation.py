@@ -1,7 +1,11 @@
-"""The flusher's descriptors are its own: its connection to the collector is
-not one of the app's descriptors, so an app that closes every descriptor it
-does not know (os.closerange, as daemons do) and opens sockets of its own
-gets no span bytes written into them, and its spans still arrive."""
+"""The flusher (a thread glibc does not know of) shares nothing with the app
+that the app may change under it:
+- its descriptors are its own: its connection to the collector is not one of
+  the app's descriptors, so an app that closes every descriptor it does not
+  know (os.closerange, as daemons do) and opens sockets of its own gets no
+  span bytes written into them, and its spans still arrive;
+- it does not outlive the app's credentials: after the app drops root, no
+  thread of it stays root (glibc changes only the threads it knows of)."""
 import json
 import os
 import sys
@@ -38,3 +42,17 @@ def test_an_app_that_closes_every_descriptor_keeps_its_sockets_and_its_spans(tmp
         time.sleep(0.1)
         names = [s["name"] for doc in store_documents(home) for _, s in flatten(doc)]
     assert sorted(names) == ["SELECT"] * 4, names
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="dropping privileges needs root")
+def test_no_thread_stays_root_after_the_app_drops_privileges(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    r = run([AGENT_RUN, SYSTEM_PYTHON, os.path.join(APPS, "drops_privileges.py")], env=clean_env(home))
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    seen = json.loads(r.stdout.decode().strip().splitlines()[-1])
+    assert seen["uid"] == 65534
+    assert [line.split()[1:] for line in seen["before"]] == [["0"] * 4], seen  # the flusher ran as root
+    # None left as root: the old flusher retired; one started after the
+    # drop (for the span after it) has the app's credentials.
+    assert all(line.split()[1:] == ["65534"] * 4 for line in seen["after"]), seen
