@@ -28,10 +28,6 @@ constexpr size_t kMapBytes = 256 * 1024;
 constexpr size_t kGuardBytes = 4096;
 constexpr size_t kThreadAreaBytes = 16 * 1024;
 
-}  // namespace
-
-namespace {
-
 // The file's first `cap` - 1 bytes, NUL-terminated, read with raw system
 // calls; false if it cannot be opened or read.
 bool read_small_file(const char* path, char* buf, size_t cap) {
@@ -49,7 +45,7 @@ bool read_small_file(const char* path, char* buf, size_t cap) {
   return used > 0;
 }
 
-// The line of `status` that starts with `key` (through its newline), or an
+// The line of `status` that starts with `key` (without its newline), or an
 // empty view.
 std::string_view status_line(const char* status, std::string_view key) {
   std::string_view s(status);
