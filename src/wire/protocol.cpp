@@ -313,6 +313,8 @@ void append_hello(const Hello& h, std::string& out) {
   put_str(p, h.service_name);
 }
 
+void write_hello_pid(uint8_t* hello, uint32_t pid) { put_u32(hello + kHeaderSize, pid); }
+
 void write_stats(const Stats& s, uint8_t* p) {
   write_header(p, MessageType::Stats, uint32_t(kStatsMessageSize - kHeaderSize));
   p += kHeaderSize;

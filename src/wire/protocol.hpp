@@ -130,6 +130,10 @@ uint8_t* put_int_attribute(uint8_t* out, const char* key, size_t key_length, int
 void write_header(uint8_t* out, MessageType type, uint32_t payload_length);
 // Complete messages (header + payload), appended to `out`.
 void append_hello(const Hello& hello, std::string& out);
+// Writes `pid` into a HELLO message made by append_hello (its bytes from the
+// header on): the span sink's flusher sends one HELLO, built once, from
+// whichever process it runs in, and may not allocate.
+void write_hello_pid(uint8_t* hello, uint32_t pid);
 void append_stats(const Stats& stats, std::string& out);
 // A STATS message has a fixed size: written into the caller's bytes (the
 // span sink's flusher, which may not allocate).

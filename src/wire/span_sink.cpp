@@ -174,9 +174,8 @@ bool Flusher::ensure_connected(const SinkOptions& o, uint64_t now) {
     if (raw_syscall(SYS_connect, fd, long(&addr), sizeof(addr)) == 0) {
       fd_ = fd;
       backoff_ms_ = 0;
-      uint32_t pid = uint32_t(raw_syscall(SYS_getpid));  // this process's, also after fork
-      uint8_t* p = reinterpret_cast<uint8_t*>(&hello[kHeaderSize]);
-      p[0] = uint8_t(pid); p[1] = uint8_t(pid >> 8); p[2] = uint8_t(pid >> 16); p[3] = uint8_t(pid >> 24);
+      // This process's pid, also after fork.
+      write_hello_pid(reinterpret_cast<uint8_t*>(&hello[0]), uint32_t(raw_syscall(SYS_getpid)));
       iovec iov{&hello[0], hello.size()};
       if (send_all(&iov, 1, o.send_timeout_ms)) {
         std::lock_guard<FutexLock> lock(s_.mu);
