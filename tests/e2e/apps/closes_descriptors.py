@@ -7,6 +7,8 @@ import socket
 import sqlite3
 import time
 
+from flusher_threads import flusher_tids
+
 
 def sockets(fd_dir):
     out = set()
@@ -21,11 +23,8 @@ def sockets(fd_dir):
 
 
 def flusher_tid():
-    for tid in os.listdir("/proc/self/task"):
-        with open("/proc/self/task/%s/comm" % tid) as f:
-            if f.read().strip() == "agent-run-flush":
-                return tid
-    return None
+    tids = flusher_tids()
+    return tids[0] if tids else None
 
 
 conn = sqlite3.connect(":memory:")

@@ -6,18 +6,18 @@ import os
 import sqlite3
 import time
 
+from flusher_threads import flusher_tids
+
 
 def flushers():
     """{tid: its Uid line} of the agent's flusher threads."""
     out = {}
-    for tid in os.listdir("/proc/self/task"):
+    for tid in flusher_tids():
         try:
             with open("/proc/self/task/%s/status" % tid) as f:
-                status = f.read()
+                out[tid] = [line for line in f.read().splitlines() if line.startswith("Uid:")][0]
         except OSError:
             continue
-        if "\nName:\tagent-run-flush\n" in "\n" + status:
-            out[tid] = [line for line in status.splitlines() if line.startswith("Uid:")][0]
     return out
 
 
