@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 #include <time.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <string_view>
 
@@ -56,6 +57,13 @@ std::string_view status_line(const char* status, std::string_view key) {
     at = end + 1;
   }
   return {};
+}
+
+// Valgrind runs the app with its preload library in LD_PRELOAD (it sets
+// the variable for the program it starts).
+bool under_valgrind() {
+  const char* preload = getenv("LD_PRELOAD");
+  return preload != nullptr && strstr(preload, "vgpreload") != nullptr;
 }
 
 }  // namespace
@@ -133,8 +141,10 @@ bool RawThread::start(void (*fn)(void*), void* arg, const char* name) {
   // files. And the app's table is not shared, so the kernel keeps the
   // lock-free descriptor lookups of a one-thread process for every system
   // call of the app. Without close_range the table is shared, as a
-  // pthread's is.
-  static const bool can_empty_copy = raw_syscall(SYS_close_range, long(~0U), long(~0U), 0) == 0;
+  // pthread's is; so it is under valgrind, which ends the whole process on
+  // a clone() whose flags are not a pthread's.
+  static const bool can_empty_copy =
+      !under_valgrind() && raw_syscall(SYS_close_range, long(~0U), long(~0U), 0) == 0;
   own_files_ = can_empty_copy;
 
   sigset_t all, old;
