@@ -62,6 +62,8 @@ void configure(std::string_view level_name, const std::string& path) {
 
 bool enabled(int level) { return level >= g_level; }
 
+bool to_stderr() { return g_fd == 2; }
+
 void write(int level, std::string_view message) {
   if (level < g_level) return;
   timespec now;

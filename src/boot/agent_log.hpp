@@ -22,6 +22,8 @@ int level_from_name(std::string_view name);
 void configure(std::string_view level_name, const std::string& path);
 
 bool enabled(int level);
+// Whether lines go to stderr (no log file configured, or it could not be opened).
+bool to_stderr();
 
 // One line: "<UTC time> agent-run[<pid>] <LEVEL>: <message>".
 void write(int level, std::string_view message);

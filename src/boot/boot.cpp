@@ -26,6 +26,7 @@
 #include "boot/import_hooks.hpp"
 #include "boot/plugin_table.hpp"
 #include "boot/registration.hpp"
+#include "config/config.hpp"
 
 namespace agent_run::boot {
 
@@ -98,7 +99,8 @@ void restore_child_environment() {
   } else {
     environ_pop(environ, "PYTHONPATH");
   }
-  for (const char* name : {"AGENT_RUN_BOOTSTRAP", "AGENT_RUN_ORIG_PYTHONPATH", "AGENT_RUN_COLLECTOR_SOCKET"})
+  for (const char* name :
+       {"AGENT_RUN_BOOTSTRAP", "AGENT_RUN_ORIG_PYTHONPATH", "AGENT_RUN_COLLECTOR_SOCKET", config::kWarningsShownVar})
     environ_pop(environ, name);
   Py_DECREF(environ);
 }
@@ -116,13 +118,22 @@ void deactivate(PyObject* bootstrap_dir) {
   restore_child_environment();
 }
 
+// The configuration's errors or warnings, a line each. A warning that the
+// launcher already showed on the stderr this log writes to (its id in
+// AGENT_RUN_WARNINGS_SHOWN: config.hpp) is logged at info, not repeated.
 void log_diagnostics(int level, PyObject* list) {
   if (list == nullptr || !PyList_Check(list)) return;
+  const char* shown = level == agent_log::kWarning && agent_log::to_stderr() ? std::getenv(config::kWarningsShownVar)
+                                                                              : nullptr;
   for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); ++i) {
     PyObject* item = PyList_GET_ITEM(list, i);
     if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) continue;
-    agent_log::writef(level, "%s: %s", utf8(PyTuple_GET_ITEM(item, 0)).c_str(),
-                      utf8(PyTuple_GET_ITEM(item, 1)).c_str());
+    config::Diagnostic d{utf8(PyTuple_GET_ITEM(item, 0)), utf8(PyTuple_GET_ITEM(item, 1))};
+    if (shown != nullptr && config::warning_shown(shown, d))
+      agent_log::writef(agent_log::kInfo, "%s: %s (shown by agent-run at launch)", d.where.c_str(),
+                        d.message.c_str());
+    else
+      agent_log::writef(level, "%s: %s", d.where.c_str(), d.message.c_str());
   }
 }
 

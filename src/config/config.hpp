@@ -148,6 +148,20 @@ struct LoadResult {
 // !ok() (after a TOML syntax error, a top-level `strict = true` line still counts).
 LoadResult load(const Sources& sources);
 
+// The launcher shows the load's warnings on its stderr, then the agent in
+// the program it starts loads the same configuration and would show them
+// again on the same stderr. The launcher passes the ids of those it showed
+// in AGENT_RUN_WARNINGS_SHOWN (comma-separated; shown_warnings.cpp); the
+// agent logs a warning whose id is there at info level instead. A Python
+// child with another environment has other warnings, with other ids.
+inline constexpr const char* kWarningsShownVar = "AGENT_RUN_WARNINGS_SHOWN";
+// 16 hex digits of a hash of the warning's place and text.
+std::string warning_id(const Diagnostic& warning);
+// The ids of `warnings`, comma-separated: the variable's value.
+std::string warning_ids(const std::vector<Diagnostic>& warnings);
+// Whether `ids` (the variable's value) holds the id of `warning`.
+bool warning_shown(std::string_view ids, const Diagnostic& warning);
+
 // The configuration file to use when none is named on the command line:
 // $AGENT_RUN_CONFIG if set (even if missing: load() then reports it), else
 // ./agent-run.toml, else $XDG_CONFIG_HOME/agent-run/agent-run.toml

@@ -188,6 +188,7 @@ const std::vector<std::string>& launcher_variables() {
   static const std::vector<std::string> vars = {
       "AGENT_RUN_CONFIG",           "AGENT_RUN_BOOTSTRAP", "AGENT_RUN_ORIG_PYTHONPATH",
       "AGENT_RUN_COLLECTOR_SOCKET", "AGENT_RUN_VERSION",   "AGENT_RUN_LAUNCHER_PID",
+      kWarningsShownVar,
   };
   return vars;
 }

@@ -51,8 +51,8 @@ std::string shell_quote(const std::string& s) {
 
 // Environment variables the launcher owns: never passed on from a parent
 // launch unless this launch sets them again.
-constexpr const char* kLauncherVars[] = {"AGENT_RUN_BOOTSTRAP", "AGENT_RUN_VERSION",
-                                         "AGENT_RUN_ORIG_PYTHONPATH", "AGENT_RUN_COLLECTOR_SOCKET"};
+constexpr const char* kLauncherVars[] = {"AGENT_RUN_BOOTSTRAP", "AGENT_RUN_VERSION", "AGENT_RUN_ORIG_PYTHONPATH",
+                                         "AGENT_RUN_COLLECTOR_SOCKET", config::kWarningsShownVar};
 
 void print_dry_run(std::string& out, const std::string& path, const std::vector<std::string>& argv,
                    const EnvironmentPlan& plan) {
@@ -187,6 +187,8 @@ int launch(const LaunchOptions& options, int out_fd, int err_fd) {
     if (had_pythonpath) plan.set("AGENT_RUN_ORIG_PYTHONPATH", user_path);
     if (!config_file.empty()) plan.set("AGENT_RUN_CONFIG", config_file);
     else plan.unset("AGENT_RUN_CONFIG");
+    // Shown above: the agent in the program does not repeat them (config.hpp).
+    if (!loaded.warnings.empty()) plan.set(config::kWarningsShownVar, config::warning_ids(loaded.warnings));
     for (const auto& [key, value] : options.overrides) {
       const bool is_path = key == "log_file" || key == "data_dir";
       plan.set(config::env_var_for(key), is_path ? absolute(value) : value);

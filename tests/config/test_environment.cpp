@@ -254,3 +254,23 @@ TEST_CASE("the process environment's names are its AGENT_RUN_* ones, and they wa
   ::unsetenv("AGENT_RUN_LOG_LEVLE");
   ::unsetenv("AGENT_RUN_TEST_NOT_A_KEY_OTHER");
 }
+
+TEST_CASE("the ids of the warnings the launcher showed", "[env][warnings]") {
+  auto r = env_only({{"OTEL_BSP_SCHEDULE_DELAY", "abc"}, {"OTEL_SDK_DISABLED", "maybe"}});
+  REQUIRE(r.warnings.size() == 2);
+  const std::string ids = warning_ids(r.warnings);
+  CHECK(ids.size() == 16 * 2 + 1);
+  CHECK(warning_shown(ids, r.warnings[0]));
+  CHECK(warning_shown(ids, r.warnings[1]));
+  CHECK(warning_id(r.warnings[0]) != warning_id(r.warnings[1]));
+  // Another value is another warning; the place and the text both count.
+  auto other = env_only({{"OTEL_BSP_SCHEDULE_DELAY", "x"}});
+  REQUIRE(other.warnings.size() == 1);
+  CHECK_FALSE(warning_shown(ids, other.warnings[0]));
+  CHECK_FALSE(warning_shown(ids, Diagnostic{r.warnings[0].where + "x", r.warnings[0].message}));
+  CHECK(warning_id({"ab", "c"}) != warning_id({"a", "bc"}));
+  // Not a prefix or a piece of an id: whole ids only.
+  CHECK_FALSE(warning_shown(ids.substr(0, 15), r.warnings[0]));
+  CHECK_FALSE(warning_shown("", r.warnings[0]));
+  CHECK_FALSE(warning_shown(",,", r.warnings[0]));
+}

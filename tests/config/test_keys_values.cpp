@@ -74,7 +74,7 @@ TEST_CASE("names: environment variable, option, lookup", "[keys]") {
   CHECK(find_key("nope") == nullptr);
   // No launcher variable may collide with a key's variable.
   for (const auto& v : launcher_variables()) CHECK(find_key_by_env_var(v) == nullptr);
-  CHECK(launcher_variables().size() == 6);
+  CHECK(launcher_variables().size() == 7);
   const auto& tables = table_names();
   CHECK(std::find(tables.begin(), tables.end(), "exporter.otlp") != tables.end());
   CHECK(std::find(tables.begin(), tables.end(), "plugins") != tables.end());

@@ -126,3 +126,36 @@ def test_otel_batch_size_reaches_the_collector(home):
     lines = store_lines(home)
     assert sum(lines) == 5, lines
     assert max(lines) <= 2 and len(lines) >= 3, lines
+
+
+def test_a_warning_is_shown_once(home, tmp_path):
+    # The launcher prints it; the agent in the program, which loads the same
+    # configuration, logs it at info instead of printing it again. A Python
+    # child whose environment gives another warning prints that one; with a
+    # log file the agent writes it there as a warning.
+    bad = "environment OTEL_BSP_SCHEDULE_DELAY: OTEL_BSP_SCHEDULE_DELAY=\"abc\" is ignored"
+    r = run([AGENT_RUN] + APP, env=clean_env(home, OTEL_BSP_SCHEDULE_DELAY="abc"))
+    assert r.returncode == 0 and r.stdout == b"app ran True\n", r.stderr
+    text = r.stderr.decode()
+    assert text.count(bad) == 1 and text.startswith("agent-run: warning: " + bad), text
+
+    child = ("import os, subprocess, sys\n"
+             "subprocess.run([sys.executable, '-c', 'pass'], env=dict(os.environ, OTEL_BSP_SCHEDULE_DELAY='x'))\n"
+             "subprocess.run([sys.executable, '-c', 'pass'])\n")
+    r = run([AGENT_RUN, SYSTEM_PYTHON, "-c", child],
+            env=clean_env(home, OTEL_BSP_SCHEDULE_DELAY="abc", AGENT_RUN_LOG_LEVEL="info"))
+    assert r.returncode == 0, r.stderr
+    lines = r.stderr.decode().splitlines()
+    mine = [line for line in lines if bad in line]
+    assert len(mine) == 3, lines  # the launcher's; the program's and its same-environment child's at info
+    assert mine[0].startswith("agent-run: warning: ")
+    for line in mine[1:]:
+        assert " INFO: " in line and line.endswith("(shown by agent-run at launch)"), mine
+    other = [line for line in lines if "OTEL_BSP_SCHEDULE_DELAY=\"x\"" in line]
+    assert len(other) == 1 and " WARNING: " in other[0], lines
+
+    log = tmp_path / "agent.log"
+    r = run([AGENT_RUN] + APP, env=clean_env(home, OTEL_BSP_SCHEDULE_DELAY="abc", AGENT_RUN_LOG_FILE=str(log)))
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.decode().count(bad) == 1
+    assert [line for line in log.read_text().splitlines() if bad in line and " WARNING: " in line], log.read_text()
