@@ -117,6 +117,17 @@ def attrs(obj):
     return d
 
 
+def wait_for_span_names(home, n, timeout=15.0):
+    """The names of the spans in home's local store, once there are n of them
+    (or whatever is there at the deadline)."""
+    deadline = time.monotonic() + timeout
+    names = [s["name"] for _, s in store_spans(home)]
+    while len(names) < n and time.monotonic() < deadline:
+        time.sleep(0.1)
+        names = [s["name"] for _, s in store_spans(home)]
+    return names
+
+
 def wait_for(fn, n, timeout=20.0):
     deadline = time.monotonic() + timeout
     spans = fn()

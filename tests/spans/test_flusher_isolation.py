@@ -9,14 +9,13 @@ that the app may change under it:
 import json
 import os
 import sys
-import time
 
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
-from conftest import AGENT_RUN, APPS, SYSTEM_PYTHON, clean_env, run, store_documents  # noqa: E402
-from test_e2e_prefork import flatten  # noqa: E402
+from conftest import AGENT_RUN, APPS, SYSTEM_PYTHON, clean_env, run  # noqa: E402
+from test_e2e_prefork import wait_for_span_names  # noqa: E402
 
 if not os.path.exists(AGENT_RUN):
     pytest.skip("agent-run is not built (%s)" % AGENT_RUN, allow_module_level=True)
@@ -36,11 +35,7 @@ def test_an_app_that_closes_every_descriptor_keeps_its_sockets_and_its_spans(tmp
     assert seen["new_app_sockets"] == 0 and not seen["shared"], seen
     assert seen["bytes_into_app_sockets"] == 0, seen
     # The spans after the app's closerange arrive too: 1 + 3 statements.
-    deadline = time.monotonic() + 15
-    names = []
-    while len(names) < 4 and time.monotonic() < deadline:
-        time.sleep(0.1)
-        names = [s["name"] for doc in store_documents(home) for _, s in flatten(doc)]
+    names = wait_for_span_names(home, 4)
     assert sorted(names) == ["SELECT"] * 4, names
 
 

@@ -5,14 +5,13 @@ pthread flags) instead of having one of its own."""
 import os
 import shutil
 import sys
-import time
 
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
-from conftest import AGENT_RUN, SYSTEM_PYTHON, clean_env, run, store_documents  # noqa: E402
-from test_e2e_prefork import flatten  # noqa: E402
+from conftest import AGENT_RUN, SYSTEM_PYTHON, clean_env, run  # noqa: E402
+from test_e2e_prefork import wait_for_span_names  # noqa: E402
 
 if not os.path.exists(AGENT_RUN):
     pytest.skip("agent-run is not built (%s)" % AGENT_RUN, allow_module_level=True)
@@ -39,9 +38,5 @@ def test_an_app_under_valgrind_runs_to_its_end_and_its_spans_arrive(tmp_path):
     assert "Unsupported clone" not in err, err
     assert r.returncode == 0, err
     assert r.stdout.decode().strip() == "app done"
-    deadline = time.monotonic() + 15
-    names = []
-    while len(names) < 3 and time.monotonic() < deadline:
-        time.sleep(0.1)
-        names = [s["name"] for doc in store_documents(home) for _, s in flatten(doc)]
+    names = wait_for_span_names(home, 3)
     assert sorted(names) == ["SELECT"] * 3, names
