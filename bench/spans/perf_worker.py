@@ -1,0 +1,134 @@
+"""Where a request's CPU time goes on the real hardware: the benchmark's
+gunicorn -w 2 Flask app under wrk, bare and under agent-run, its two workers
+sampled by `perf record -e cpu-clock`. Prints one JSON line: µs per request
+per shared object (and the kernel), medians over the rounds, bare, traced
+and added; and the hook module's functions, µs per request.
+
+callgrind_worker.py counts instructions and simulated cache misses, which do
+not move with the host's load but model neither the CPU's prefetchers nor
+its TLBs nor the kernel; this measures time, all of it, with the noise of a
+shared machine (run several rounds; bare and traced alternate). cpu-clock
+is a software event: it works on VMs without hardware counters.
+
+    python3 bench/spans/perf_worker.py [--rounds 4] [--duration 8] [--variant LABEL NAME=VALUE...]...
+
+--variant adds one more traced configuration to every round, as in
+bench_flask_wrk.py (e.g. `--variant other AGENT_RUN=/path/to/other/agent-run`).
+"""
+import argparse
+import collections
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_flask_wrk import AGENT_RUN, HERE, children, free_port, wait_port  # noqa: E402
+
+FREQUENCY = 2000  # samples per second per CPU-busy thread
+
+
+def report(data, sort):
+    """{key: samples} from perf report, keyed by `sort` (dso, or dso,sym)."""
+    out = subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort", sort, "-n", "--stdio",
+                          "-g", "none"], capture_output=True, text=True).stdout
+    acc = collections.Counter()
+    for line in out.splitlines():
+        m = re.match(r"\s*[\d.]+%\s+(\d+)\s+(.*\S)", line)
+        if m:
+            key = re.sub(r"\s+", " ", m.group(2))
+            acc[re.sub(r"\.cpython-\S+", "", key)] += int(m.group(1))
+    return acc
+
+
+def one_run(traced, duration, work, extra_env=None):
+    """One server, wrk for `duration` s with its workers sampled: ({dso: µs
+    per request}, {hook function: µs per request})."""
+    port = free_port()
+    home = tempfile.mkdtemp(prefix="home-", dir=work)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENT_RUN_", "PYTHON"))}
+    env["HOME"] = home
+    env.update(extra_env or {})
+    launcher = env.pop("AGENT_RUN", AGENT_RUN)
+    cmd = ["/usr/bin/python3", "-m", "gunicorn", "-w", "2", "-b", "127.0.0.1:%d" % port, "--chdir", HERE,
+           "--log-level", "warning", "flask_app:app"]
+    if traced:
+        cmd = [launcher] + cmd
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    data = os.path.join(work, "perf.data")
+    try:
+        wait_port(port)
+        url = "http://127.0.0.1:%d/items/7" % port
+        subprocess.run(["wrk", "-t1", "-c8", "-d2s", url], capture_output=True)  # warm up
+        workers = [p for p in children(proc.pid)
+                   if "gunicorn" in open("/proc/%d/cmdline" % p, "rb").read().decode(errors="replace")]
+        perf = subprocess.Popen(["perf", "record", "-q", "-F", str(FREQUENCY), "-e", "cpu-clock", "-o", data,
+                                 "-p", ",".join(map(str, workers))],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        out = subprocess.run(["wrk", "-t2", "-c16", "-d%ds" % duration, url], capture_output=True, text=True).stdout
+        perf.send_signal(signal.SIGINT)
+        perf.wait(60)
+        requests = int(re.search(r"(\d+) requests in", out).group(1))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+        shutil.rmtree(home, ignore_errors=True)
+
+    def us(samples):
+        return samples / FREQUENCY / requests * 1e6
+    by_dso = {k: us(v) for k, v in report(data, "dso").items()}
+    hook = {k.split(" ", 1)[1].replace("[.] ", ""): us(v) for k, v in report(data, "dso,sym").items()
+            if k.startswith("_hook ")}
+    os.unlink(data)
+    return by_dso, hook
+
+
+def medians(runs, floor):
+    keys = set().union(*runs)
+    return {k: round(statistics.median(r.get(k, 0.0) for r in runs), 2) for k in keys
+            if max(r.get(k, 0.0) for r in runs) >= floor}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--duration", type=int, default=8)
+    ap.add_argument("--variant", nargs="+", action="append", default=[], metavar=("LABEL", "NAME=VALUE"))
+    a = ap.parse_args()
+    for tool in ("perf", "wrk"):
+        if shutil.which(tool) is None:
+            sys.exit("%s is not installed (Debian: apt-get install linux-perf wrk)" % tool)
+    variants = [(v[0], dict(kv.split("=", 1) for kv in v[1:])) for v in a.variant]
+    configs = [("bare", False, None), ("traced", True, None)] + [(label, True, env) for label, env in variants]
+    work = tempfile.mkdtemp(prefix="bench-perf-")
+    try:
+        runs = {label: [] for label, _, _ in configs}
+        for _ in range(a.rounds):
+            for label, traced, env in configs:
+                runs[label].append(one_run(traced, a.duration, work, env))
+        result = {"bench": "gunicorn -w 2 flask, 3 sqlite queries, wrk -t2 -c16 -d%ds, perf cpu-clock of the "
+                           "workers, µs per request (medians of %d rounds)" % (a.duration, a.rounds)}
+        bare = medians([r[0] for r in runs["bare"]], 0.05)
+        result["bare"] = {"total": round(sum(bare.values()), 1), "by_object": bare}
+        for label, _, _ in configs[1:]:
+            dso = medians([r[0] for r in runs[label]], 0.05)
+            added = {k: round(dso.get(k, 0.0) - bare.get(k, 0.0), 2) for k in set(dso) | set(bare)}
+            result[label] = {
+                "total": round(sum(dso.values()), 1),
+                "added": round(sum(dso.values()) - sum(bare.values()), 1),
+                "added_by_object": dict(sorted(added.items(), key=lambda kv: -abs(kv[1]))),
+                "hook_functions": dict(sorted(medians([r[1] for r in runs[label]], 0.02).items(),
+                                              key=lambda kv: -kv[1])[:25]),
+            }
+        print(json.dumps(result, ensure_ascii=False))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
