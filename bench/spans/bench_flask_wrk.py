@@ -121,7 +121,10 @@ def cpu_idle_busy():
     return idle, sum(v[:7]) - idle, v[7]
 
 
-def one_run(traced, duration, home, extra_env=None, connections=16):
+def start_app(traced, home, extra_env=None):
+    """gunicorn -w 2 serving the benchmark's app, bare or under agent-run,
+    listening and warmed up: (process, url, the workers' pids). Stop it with
+    stop_app()."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENT_RUN_", "PYTHON"))}
     env["HOME"] = home
@@ -138,6 +141,20 @@ def one_run(traced, duration, home, extra_env=None, connections=16):
         subprocess.run(["wrk", "-t1", "-c8", "-d2s", url], capture_output=True)  # warm up
         workers = [p for p in children(proc.pid)
                    if "gunicorn" in open("/proc/%d/cmdline" % p, "rb").read().decode(errors="replace")]
+    except BaseException:
+        stop_app(proc)
+        raise
+    return proc, url, workers
+
+
+def stop_app(proc):
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(30)
+
+
+def one_run(traced, duration, home, extra_env=None, connections=16):
+    proc, url, workers = start_app(traced, home, extra_env)
+    try:
         watched = workers + collectors()
         before = {p: cpu_ticks(p) for p in watched}
         wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -172,8 +189,7 @@ def one_run(traced, duration, home, extra_env=None, connections=16):
         cpu["other"] = busy - cpu["workers_user"] - cpu["workers_system"] - cpu["collector"] - cpu["wrk"]
         return rps, rss, cpu
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
+        stop_app(proc)
 
 
 def parse_variant(words, option="--variant"):

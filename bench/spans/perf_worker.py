@@ -28,7 +28,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_flask_wrk import AGENT_RUN, HERE, children, free_port, wait_port  # noqa: E402
+from bench_flask_wrk import parse_variant, start_app, stop_app  # noqa: E402
 
 FREQUENCY = 2000  # samples per second per CPU-busy thread
 
@@ -49,24 +49,10 @@ def report(data, sort):
 def one_run(traced, duration, work, extra_env=None):
     """One server, wrk for `duration` s with its workers sampled: ({dso: µs
     per request}, {hook function: µs per request})."""
-    port = free_port()
     home = tempfile.mkdtemp(prefix="home-", dir=work)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENT_RUN_", "PYTHON"))}
-    env["HOME"] = home
-    env.update(extra_env or {})
-    launcher = env.pop("AGENT_RUN", AGENT_RUN)
-    cmd = ["/usr/bin/python3", "-m", "gunicorn", "-w", "2", "-b", "127.0.0.1:%d" % port, "--chdir", HERE,
-           "--log-level", "warning", "flask_app:app"]
-    if traced:
-        cmd = [launcher] + cmd
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     data = os.path.join(work, "perf.data")
+    proc, url, workers = start_app(traced, home, extra_env)
     try:
-        wait_port(port)
-        url = "http://127.0.0.1:%d/items/7" % port
-        subprocess.run(["wrk", "-t1", "-c8", "-d2s", url], capture_output=True)  # warm up
-        workers = [p for p in children(proc.pid)
-                   if "gunicorn" in open("/proc/%d/cmdline" % p, "rb").read().decode(errors="replace")]
         perf = subprocess.Popen(["perf", "record", "-q", "-F", str(FREQUENCY), "-e", "cpu-clock", "-o", data,
                                  "-p", ",".join(map(str, workers))],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -75,8 +61,7 @@ def one_run(traced, duration, work, extra_env=None):
         perf.wait(60)
         requests = int(re.search(r"(\d+) requests in", out).group(1))
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
+        stop_app(proc)
         shutil.rmtree(home, ignore_errors=True)
 
     def us(samples):
@@ -98,12 +83,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--duration", type=int, default=8)
-    ap.add_argument("--variant", nargs="+", action="append", default=[], metavar=("LABEL", "NAME=VALUE"))
+    ap.add_argument("--variant", nargs="+", action="append", default=[], metavar="LABEL NAME=VALUE")
     a = ap.parse_args()
     for tool in ("perf", "wrk"):
         if shutil.which(tool) is None:
             sys.exit("%s is not installed (Debian: apt-get install linux-perf wrk)" % tool)
-    variants = [(v[0], dict(kv.split("=", 1) for kv in v[1:])) for v in a.variant]
+    variants = [parse_variant(v) for v in a.variant]
     configs = [("bare", False, None), ("traced", True, None)] + [(label, True, env) for label, env in variants]
     work = tempfile.mkdtemp(prefix="bench-perf-")
     try:
