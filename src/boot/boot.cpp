@@ -99,9 +99,8 @@ void restore_child_environment() {
   } else {
     environ_pop(environ, "PYTHONPATH");
   }
-  for (const char* name :
-       {"AGENT_RUN_BOOTSTRAP", "AGENT_RUN_ORIG_PYTHONPATH", "AGENT_RUN_COLLECTOR_SOCKET", config::kWarningsShownVar})
-    environ_pop(environ, name);
+  for (const auto& v : config::kLauncherVariables)
+    if (v.hidden_from_children) environ_pop(environ, v.name);
   Py_DECREF(environ);
 }
 

@@ -73,9 +73,6 @@ const KeyInfo* find_key_by_env_var(std::string_view variable);
 std::string option_for(std::string_view key_name);
 // Table names the keys live in ("plugins", "exporter", "exporter.otlp", ...).
 const std::vector<std::string>& table_names();
-// AGENT_RUN_* variables the launcher sets for its own use; they are not
-// keys and are never reported as unknown.
-const std::vector<std::string>& launcher_variables();
 
 using Value = std::variant<bool, int64_t, std::string, std::vector<std::string>>;
 
@@ -155,6 +152,32 @@ LoadResult load(const Sources& sources);
 // agent logs a warning whose id is there at info level instead. A Python
 // child with another environment has other warnings, with other ids.
 inline constexpr const char* kWarningsShownVar = "AGENT_RUN_WARNINGS_SHOWN";
+
+// The AGENT_RUN_* variables that are not settings: what the launcher tells
+// the program it starts. None is reported as unknown; each says what the
+// launcher and the agent do with it, in this one table.
+struct LauncherVariable {
+  const char* name;
+  // Unset by the launcher before it sets its own: a launch inside a
+  // launched program starts from none of its parent's (launch.cpp).
+  bool unset_before_launch;
+  // Removed from os.environ for the app's children when
+  // inherit_subprocesses = false (boot.cpp's restore_child_environment).
+  bool hidden_from_children;
+};
+inline constexpr LauncherVariable kLauncherVariables[] = {
+    // The config file the launcher found; the user may set it too, so it is
+    // never cleared blindly (the launcher sets or unsets it itself).
+    {"AGENT_RUN_CONFIG", false, false},
+    {"AGENT_RUN_BOOTSTRAP", true, true},
+    {"AGENT_RUN_ORIG_PYTHONPATH", true, true},
+    {"AGENT_RUN_COLLECTOR_SOCKET", true, true},
+    // Left to children: it names the release, nothing to act on.
+    {"AGENT_RUN_VERSION", true, false},
+    {kWarningsShownVar, true, true},
+};
+bool is_launcher_variable(std::string_view name);
+
 // 16 hex digits of a hash of the warning's place and text.
 std::string warning_id(const Diagnostic& warning);
 // The ids of `warnings`, comma-separated: the variable's value.

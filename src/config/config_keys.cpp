@@ -184,13 +184,10 @@ const std::vector<std::string>& table_names() {
   return tables;
 }
 
-const std::vector<std::string>& launcher_variables() {
-  static const std::vector<std::string> vars = {
-      "AGENT_RUN_CONFIG",           "AGENT_RUN_BOOTSTRAP", "AGENT_RUN_ORIG_PYTHONPATH",
-      "AGENT_RUN_COLLECTOR_SOCKET", "AGENT_RUN_VERSION",   "AGENT_RUN_LAUNCHER_PID",
-      kWarningsShownVar,
-  };
-  return vars;
+bool is_launcher_variable(std::string_view name) {
+  for (const auto& v : kLauncherVariables)
+    if (name == v.name) return true;
+  return false;
 }
 
 }  // namespace agent_run::config

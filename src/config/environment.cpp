@@ -259,11 +259,10 @@ struct EnvLayer {
     const std::string prefix = "AGENT_RUN_";
     // Built only when there is an unknown variable to suggest a name for.
     std::vector<std::string> known;  // without the prefix, so it does not make everything look close
-    const auto& launcher = launcher_variables();
     for (const auto& name : sources.env_names()) {
       if (name.rfind(prefix, 0) != 0) continue;
       if (find_key_by_env_var(name)) continue;
-      if (std::find(launcher.begin(), launcher.end(), name) != launcher.end()) continue;
+      if (is_launcher_variable(name)) continue;
       if (known.empty())
         for (const auto& k : keys()) known.emplace_back(k.env_var.substr(prefix.size()));
       std::string message = fmt::format("{} is not an agent-run setting and is ignored", name);

@@ -49,11 +49,6 @@ std::string shell_quote(const std::string& s) {
   return out + "'";
 }
 
-// Environment variables the launcher owns: never passed on from a parent
-// launch unless this launch sets them again.
-constexpr const char* kLauncherVars[] = {"AGENT_RUN_BOOTSTRAP", "AGENT_RUN_VERSION", "AGENT_RUN_ORIG_PYTHONPATH",
-                                         "AGENT_RUN_COLLECTOR_SOCKET", config::kWarningsShownVar};
-
 void print_dry_run(std::string& out, const std::string& path, const std::vector<std::string>& argv,
                    const EnvironmentPlan& plan) {
   out += fmt::format("agent-run {} would exec: {}\n  argv:", kVersion, path);
@@ -152,7 +147,9 @@ int launch(const LaunchOptions& options, int out_fd, int err_fd) {
   const char* user_pp = plan.get("PYTHONPATH");
   const bool had_pythonpath = user_pp != nullptr;
   const std::string user_path = user_python_path(user_pp, "", previous.empty() ? nullptr : previous.c_str());
-  for (const char* v : kLauncherVars) plan.unset(v);
+  // A parent launch's own variables are not passed on unless set again below.
+  for (const auto& v : config::kLauncherVariables)
+    if (v.unset_before_launch) plan.unset(v.name);
   std::string private_bootstrap;  // a bootstrap made for this run only (no usable cache)
 
   if (!agent_on) {

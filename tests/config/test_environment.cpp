@@ -73,7 +73,7 @@ TEST_CASE("an empty variable counts as unset", "[env]") {
 
 TEST_CASE("unknown AGENT_RUN_* variables warn with a suggestion; launcher variables do not", "[env]") {
   test::Env env{{"AGENT_RUN_LOG_LEVL", "info"}, {"AGENT_RUN_SOMETHING_ELSE_ENTIRELY", "1"}, {"HOME", "/root"}};
-  for (const auto& v : launcher_variables()) env[v] = "x";
+  for (const auto& v : kLauncherVariables) env[v.name] = "x";
   auto r = env_only(env);
   CHECK(r.ok());
   REQUIRE(r.warnings.size() == 2);

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <iterator>
 #include <set>
 
 #include "config/commands.hpp"
@@ -73,8 +74,15 @@ TEST_CASE("names: environment variable, option, lookup", "[keys]") {
   CHECK(find_key_by_env_var("AGENT_RUN_CONFIG") == nullptr);
   CHECK(find_key("nope") == nullptr);
   // No launcher variable may collide with a key's variable.
-  for (const auto& v : launcher_variables()) CHECK(find_key_by_env_var(v) == nullptr);
-  CHECK(launcher_variables().size() == 7);
+  for (const auto& v : kLauncherVariables) {
+    CHECK(find_key_by_env_var(v.name) == nullptr);
+    CHECK(is_launcher_variable(v.name));
+    // What the agent hides from children, a nested launch does not inherit either.
+    if (v.hidden_from_children) CHECK(v.unset_before_launch);
+  }
+  CHECK(std::size(kLauncherVariables) == 6);
+  CHECK_FALSE(is_launcher_variable("AGENT_RUN_LOG_LEVEL"));
+  CHECK_FALSE(is_launcher_variable("AGENT_RUN_LAUNCHER_PID"));  // no longer one: nothing reads it
   const auto& tables = table_names();
   CHECK(std::find(tables.begin(), tables.end(), "exporter.otlp") != tables.end());
   CHECK(std::find(tables.begin(), tables.end(), "plugins") != tables.end());

@@ -81,13 +81,27 @@ def test_switch_off_keeps_children_without_the_agent(home):
     env = clean_env(home, AGENT_RUN_INHERIT_SUBPROCESSES="false", PYTHONPATH="/opt/keep")
     r = run([AGENT_RUN, SYSTEM_PYTHON, "-c",
              "import subprocess,sys\nprint('parent', '_agent_run_boot' in sys.modules)\n"
-             "r=subprocess.run([sys.executable, %r], capture_output=True)\nsys.stdout.write(r.stdout.decode())" % REPORT],
+             "r=subprocess.run([sys.executable, %r], capture_output=True)\nsys.stdout.write(r.stdout.decode())\n"
+             "env=open('/proc/self/environ','rb').read().split(bytes(1))\n"
+             "print('parent_env', *(e.split(b'=')[0].decode() for e in env if e.startswith(b'AGENT_RUN_')))\n"
+             "r=subprocess.run([sys.executable, '-c', 'import os; print(*os.environ)'], capture_output=True)\n"
+             "print('child_env', r.stdout.decode())"
+             % REPORT],
             env=env)
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith(b"parent True\n")
     f = facts(r.stdout)
     assert f["hook"] == "False"
     assert f["pythonpath"] == "/opt/keep"
+    # The launcher's plumbing, in the program's environment as it started, is
+    # gone from its children's; the release's version and the settings stay.
+    out = r.stdout.decode()
+    parent_env = set(out.split("parent_env", 1)[1].split("\n", 1)[0].split())
+    child_env = set(out.split("child_env", 1)[1].split())
+    plumbing = {"AGENT_RUN_BOOTSTRAP", "AGENT_RUN_ORIG_PYTHONPATH", "AGENT_RUN_COLLECTOR_SOCKET"}
+    assert plumbing <= parent_env, parent_env
+    assert not plumbing & child_env, child_env
+    assert {"AGENT_RUN_VERSION", "AGENT_RUN_INHERIT_SUBPROCESSES"} <= child_env, child_env
 
 
 def _other_interpreters():
