@@ -59,7 +59,13 @@ def one_run(traced, duration, work, extra_env=None):
         out = subprocess.run(["wrk", "-t2", "-c16", "-d%ds" % duration, url], capture_output=True, text=True).stdout
         perf.send_signal(signal.SIGINT)
         perf.wait(60)
-        requests = int(re.search(r"(\d+) requests in", out).group(1))
+        if not os.path.exists(data):
+            sys.exit("perf record sampled nothing: run as root, or lower "
+                     "/proc/sys/kernel/perf_event_paranoid to 1 or less")
+        found = re.search(r"(\d+) requests in", out)
+        if found is None:
+            sys.exit("wrk reported no requests:\n" + out)
+        requests = int(found.group(1))
     finally:
         stop_app(proc)
         shutil.rmtree(home, ignore_errors=True)
