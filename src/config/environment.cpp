@@ -4,7 +4,6 @@
 // A bad AGENT_RUN_* value is an error (the user meant it for us); a bad
 // OTEL_* value is only a warning and is ignored (it may have been set for
 // another tool in the same environment).
-#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 

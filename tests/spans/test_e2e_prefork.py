@@ -117,26 +117,25 @@ def attrs(obj):
     return d
 
 
-def wait_for_span_names(home, n, timeout=15.0):
-    """The names of the spans in home's local store, once there are n of them
-    (or whatever is there at the deadline)."""
-    deadline = time.monotonic() + timeout
-    names = [s["name"] for _, s in store_spans(home)]
-    while len(names) < n and time.monotonic() < deadline:
-        time.sleep(0.1)
-        names = [s["name"] for _, s in store_spans(home)]
-    return names
+def server_span_count(spans):
+    return sum(1 for _, s in spans if s.get("kind") == 2)
 
 
-def wait_for(fn, n, timeout=20.0):
+def wait_for(fn, n, timeout=20.0, count=server_span_count):
+    """fn()'s spans once count() of them reaches n (or whatever is there at the deadline)."""
     deadline = time.monotonic() + timeout
     spans = fn()
     while time.monotonic() < deadline:
-        if sum(1 for _, s in spans if s.get("kind") == 2) >= n:
+        if count(spans) >= n:
             return fn()
         time.sleep(0.2)
         spans = fn()
     return spans
+
+
+def wait_for_span_names(home, n, timeout=15.0):
+    """The names of the spans in home's local store, once there are n of them."""
+    return [s["name"] for _, s in wait_for(lambda: store_spans(home), n, timeout, count=len)]
 
 
 def check(spans, results, log_path):
