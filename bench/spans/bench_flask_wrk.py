@@ -13,7 +13,14 @@ with a 95 % bootstrap interval of that median: a goal on the ratio is shown
 when the whole interval clears it.
 
     python3 bench/spans/bench_flask_wrk.py [--duration 10] [--rounds 3] [--connections 16]
-        [--variant LABEL NAME=VALUE...]... [--bare-variant LABEL NAME=VALUE...]...
+        [--interleave] [--variant LABEL NAME=VALUE...]... [--bare-variant LABEL NAME=VALUE...]...
+
+By default every run starts its own app and stops it after (bare, traced,
+then the variants, in that order). --interleave starts each configuration's
+app once and keeps them all up, idle but for the one wrk drives, and visits
+them in a shuffled order each round: no start-up between runs, so a round
+can be 3 s and a session can hold many more pairs (e.g. --interleave
+--rounds 60 --duration 3: 60 pairs in 7 minutes, against 20 in 10).
 
 Each --variant adds one more traced configuration to every round (its
 environment on top of the traced one's), e.g. to tell what the collector
@@ -123,8 +130,8 @@ def cpu_idle_busy():
 
 def start_app(traced, home, extra_env=None):
     """gunicorn -w 2 serving the benchmark's app, bare or under agent-run,
-    listening and warmed up: (process, url, the workers' pids). Stop it with
-    stop_app()."""
+    listening and warmed up: (process, url, the workers' pids, its
+    collectors' pids). Stop it with stop_app()."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENT_RUN_", "PYTHON"))}
     env["HOME"] = home
@@ -134,6 +141,7 @@ def start_app(traced, home, extra_env=None):
            "--log-level", "warning", "flask_app:app"]
     if traced:
         cmd = [launcher] + cmd
+    others = set(collectors())  # those of apps already running (--interleave)
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_port(port)
@@ -144,7 +152,7 @@ def start_app(traced, home, extra_env=None):
     except BaseException:
         stop_app(proc)
         raise
-    return proc, url, workers
+    return proc, url, workers, [p for p in collectors() if p not in others]
 
 
 def stop_app(proc):
@@ -152,42 +160,50 @@ def stop_app(proc):
     proc.wait(30)
 
 
-def one_run(traced, duration, home, extra_env=None, connections=16):
-    proc, url, workers = start_app(traced, home, extra_env)
-    try:
-        watched = workers + collectors()
-        before = {p: cpu_ticks(p) for p in watched}
-        wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        machine_before = cpu_idle_busy()
-        threads = min(2, connections)
-        out = subprocess.run(["wrk", "-t%d" % threads, "-c%d" % connections, "-d%ds" % duration, url],
-                             capture_output=True, text=True).stdout
-        wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        machine_after = cpu_idle_busy()
-        after = {p: cpu_ticks(p) for p in watched}
-        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-        requests = int(re.search(r"(\d+) requests in", out).group(1))
-        rss = sorted(rss_kib(p) for p in workers)
+def measure(url, workers, own_collectors, duration, connections=16):
+    """wrk on a running app for `duration` s: (req/s, the workers' RSS in
+    KiB, where the CPU went in µs per request)."""
+    watched = workers + own_collectors
+    before = {p: cpu_ticks(p) for p in watched}
+    wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    machine_before = cpu_idle_busy()
+    threads = min(2, connections)
+    out = subprocess.run(["wrk", "-t%d" % threads, "-c%d" % connections, "-d%ds" % duration, url],
+                         capture_output=True, text=True).stdout
+    wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    machine_after = cpu_idle_busy()
+    after = {p: cpu_ticks(p) for p in watched}
+    found = re.search(r"(\d+) requests in", out)
+    if found is None:
+        sys.exit("wrk reported no requests:\n" + out)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    requests = int(found.group(1))
+    rss = sorted(rss_kib(p) for p in workers)
 
-        def us_per_request(pids, i):
-            return sum(after[p][i] - before[p][i] for p in pids) / CLK_TCK / requests * 1e6
-        cpu = {"workers_user": us_per_request(workers, 0), "workers_system": us_per_request(workers, 1),
-               "collector": us_per_request([p for p in watched if p not in workers], 0) +
-               us_per_request([p for p in watched if p not in workers], 1),
-               "wrk": ((wrk_after.ru_utime + wrk_after.ru_stime) - (wrk_before.ru_utime + wrk_before.ru_stime))
-               / requests * 1e6,
-               # Whether the machine was saturated: idle CPU during the run, in percent of all CPU time.
-               "machine_idle_pct": 100.0 * (machine_after[0] - machine_before[0]) /
-               max(1, sum(machine_after) - sum(machine_before)),
-               # Time the hypervisor gave to other guests: rounds with much of it are slow for that.
-               "machine_steal_pct": 100.0 * (machine_after[2] - machine_before[2]) /
-               max(1, sum(machine_after) - sum(machine_before))}
-        # The machine's busy time that no process above accounts for: the
-        # kernel's own threads (page cache writeback of the trace store,
-        # softirqs of the loopback traffic) and the gunicorn master.
-        busy = (machine_after[1] - machine_before[1]) / CLK_TCK / requests * 1e6
-        cpu["other"] = busy - cpu["workers_user"] - cpu["workers_system"] - cpu["collector"] - cpu["wrk"]
-        return rps, rss, cpu
+    def us_per_request(pids, i):
+        return sum(after[p][i] - before[p][i] for p in pids) / CLK_TCK / requests * 1e6
+    cpu = {"workers_user": us_per_request(workers, 0), "workers_system": us_per_request(workers, 1),
+           "collector": us_per_request(own_collectors, 0) + us_per_request(own_collectors, 1),
+           "wrk": ((wrk_after.ru_utime + wrk_after.ru_stime) - (wrk_before.ru_utime + wrk_before.ru_stime))
+           / requests * 1e6,
+           # Whether the machine was saturated: idle CPU during the run, in percent of all CPU time.
+           "machine_idle_pct": 100.0 * (machine_after[0] - machine_before[0]) /
+           max(1, sum(machine_after) - sum(machine_before)),
+           # Time the hypervisor gave to other guests: rounds with much of it are slow for that.
+           "machine_steal_pct": 100.0 * (machine_after[2] - machine_before[2]) /
+           max(1, sum(machine_after) - sum(machine_before))}
+    # The machine's busy time that no process above accounts for: the
+    # kernel's own threads (page cache writeback of the trace store,
+    # softirqs of the loopback traffic) and the gunicorn master.
+    busy = (machine_after[1] - machine_before[1]) / CLK_TCK / requests * 1e6
+    cpu["other"] = busy - cpu["workers_user"] - cpu["workers_system"] - cpu["collector"] - cpu["wrk"]
+    return rps, rss, cpu
+
+
+def one_run(traced, duration, home, extra_env=None, connections=16):
+    proc, url, workers, own_collectors = start_app(traced, home, extra_env)
+    try:
+        return measure(url, workers, own_collectors, duration, connections)
     finally:
         stop_app(proc)
 
@@ -234,6 +250,28 @@ def ratios(runs, bare):
             "ratio_rps_paired_median_ci95": median_ci95(paired)}
 
 
+def interleaved_rounds(configs, runs, a, home):
+    """--interleave: every configuration's app up at once, idle but for the
+    one wrk drives. Each round visits them in a shuffled order (fixed seed),
+    so no configuration always runs first or right after another; the
+    per-round pairs are as close in time as a run's length."""
+    apps = []
+    rng = random.Random(0)
+    try:
+        for label, traced_config, env in configs:
+            app_home = os.path.join(home, label)  # its own data directory (trace store) and collector
+            os.mkdir(app_home)
+            apps.append((label, start_app(traced_config, app_home, env)))
+        for _ in range(a.rounds):
+            order = list(apps)
+            rng.shuffle(order)
+            for label, (_, url, workers, own_collectors) in order:
+                runs[label].append(measure(url, workers, own_collectors, a.duration, a.connections))
+    finally:
+        for _, (proc, _, _, _) in apps:
+            stop_app(proc)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", type=int, default=10)
@@ -243,32 +281,41 @@ def main():
                          "per request is measured without the processes contending for the cores)")
     ap.add_argument("--variant", nargs="+", action="append", default=[], metavar="LABEL NAME=VALUE",
                     help="one more traced configuration: a label, then its environment")
+    ap.add_argument("--interleave", action="store_true",
+                    help="start every configuration's app once and keep them all running; each round runs wrk on "
+                         "each in a shuffled order (the others idle): no start-up between runs, so rounds can be "
+                         "short and many, and each pair is seconds apart")
     ap.add_argument("--bare-variant", nargs="+", action="append", default=[], metavar="LABEL NAME=VALUE",
                     help="one more configuration without agent-run: a label, then its environment")
     a = ap.parse_args()
-    a.variant = [(label, env, True) for label, env in map(parse_variant, a.variant)]
-    a.variant += [(label, env, False) for label, env in (parse_variant(v, "--bare-variant") for v in a.bare_variant)]
+    a.variant = [(label, True, env) for label, env in map(parse_variant, a.variant)]
+    a.variant += [(label, False, env) for label, env in (parse_variant(v, "--bare-variant") for v in a.bare_variant)]
+    if len({label for label, _, _ in a.variant} | {"bare", "traced"}) != len(a.variant) + 2:
+        sys.exit("--variant and --bare-variant labels must differ from each other and from bare and traced")
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed")
     home = tempfile.mkdtemp(prefix="bench-flask-")
-    bare, traced = [], []
-    variants = {label: [] for label, _, _ in a.variant}
+    configs = [("bare", False, {}), ("traced", True, {})] + a.variant
+    runs = {label: [] for label, _, _ in configs}
     try:
-        for _ in range(a.rounds):
-            bare.append(one_run(False, a.duration, home, connections=a.connections))
-            traced.append(one_run(True, a.duration, home, connections=a.connections))
-            for label, env, traced_variant in a.variant:
-                variants[label].append(one_run(traced_variant, a.duration, home, env, connections=a.connections))
+        if a.interleave:
+            interleaved_rounds(configs, runs, a, home)
+        else:
+            for _ in range(a.rounds):
+                for label, traced_config, env in configs:
+                    runs[label].append(one_run(traced_config, a.duration, home, env, connections=a.connections))
     finally:
         shutil.rmtree(home, ignore_errors=True)
+    bare, traced = runs.pop("bare"), runs.pop("traced")
+    variants = runs
     b_rss = min(sum(x) / len(x) for _, x, _ in bare if x)
     t_rss = min(sum(x) / len(x) for _, x, _ in traced if x)
     extra = {label: dict(rps=[round(r) for r, _, _ in runs], cpu_us_per_request=cpu_medians(runs),
                          **ratios(runs, bare))
              for label, runs in variants.items()}
     print(json.dumps({
-        "bench": "gunicorn -w 2 flask, 3 sqlite queries, wrk -t%d -c%d -d%ds" % (
-            min(2, a.connections), a.connections, a.duration),
+        "bench": "gunicorn -w 2 flask, 3 sqlite queries, wrk -t%d -c%d -d%ds%s" % (
+            min(2, a.connections), a.connections, a.duration, ", interleaved" if a.interleave else ""),
         "bare_rps": [round(r) for r, _, _ in bare], "traced_rps": [round(r) for r, _, _ in traced],
         "goal_ratio_rps": 0.95, **ratios(traced, bare),
         "cpu_us_per_request_bare": cpu_medians(bare), "cpu_us_per_request_traced": cpu_medians(traced),

@@ -51,7 +51,7 @@ def one_run(traced, duration, work, extra_env=None):
     per request}, {hook function: µs per request})."""
     home = tempfile.mkdtemp(prefix="home-", dir=work)
     data = os.path.join(work, "perf.data")
-    proc, url, workers = start_app(traced, home, extra_env)
+    proc, url, workers, _ = start_app(traced, home, extra_env)
     try:
         perf = subprocess.Popen(["perf", "record", "-q", "-F", str(FREQUENCY), "-e", "cpu-clock", "-o", data,
                                  "-p", ",".join(map(str, workers))],
