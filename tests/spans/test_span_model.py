@@ -49,6 +49,29 @@ def test_root_and_child_ids():
     assert r["kind"] == 1
 
 
+def test_activation_in_a_fresh_context_leaves_no_span_behind():
+    # The first activation in a context sets the current-span variable to
+    # None before the span (so later ones replace a value instead of adding
+    # and removing the key): what code sees must not change.
+    import contextvars
+
+    def run():
+        with h.start_span("a") as a:
+            copied = contextvars.copy_context()
+        assert h.current_span() is None
+        assert copied.run(h.current_span) is a  # a copy keeps what was current when it was made
+        with h.start_span("b") as b:
+            assert h.current_span() is b
+            assert b.parent_span_id is None
+        assert h.current_span() is None
+        return a
+
+    ctx = contextvars.Context()
+    a = ctx.run(run)
+    assert not any(isinstance(v, type(a)) for v in ctx.values())  # no ended span kept alive by the context
+    assert h.current_span() is None
+
+
 def test_traceparent_is_honoured_and_invalid_ignored():
     tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
     s = h.start_span("in", h.SPAN_KIND_SERVER, traceparent=tp)

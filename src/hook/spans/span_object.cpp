@@ -395,6 +395,17 @@ int activate(SpanObject* s) {
   if (var == nullptr) return -1;
   PyObject* prev = nullptr;
   if (PyContextVar_Get(var, nullptr, &prev) < 0) return -1;
+  if (prev == nullptr) {
+    // First activation in this context: None first, once. Then this and every
+    // later activation replaces a value in the context's mapping, and the
+    // reset puts None back, instead of inserting and removing the key (node
+    // allocations and copies per request).
+    PyObject* t = PyContextVar_Set(var, Py_None);
+    if (t == nullptr) return -1;
+    Py_DECREF(t);
+    Py_INCREF(Py_None);
+    prev = Py_None;
+  }
   PyObject* token = PyContextVar_Set(var, reinterpret_cast<PyObject*>(s));
   if (token == nullptr) {
     Py_XDECREF(prev);
