@@ -17,10 +17,14 @@ when the whole interval clears it.
 
 By default every run starts its own app and stops it after (bare, traced,
 then the variants, in that order). --interleave starts each configuration's
-app once and keeps them all up, idle but for the one wrk drives, and visits
-them in a shuffled order each round: no start-up between runs, so a round
-can be 3 s and a session can hold many more pairs (e.g. --interleave
---rounds 60 --duration 3: 60 pairs in 7 minutes, against 20 in 10).
+app and keeps them all up, idle but for the one wrk drives, for
+--restart-every rounds (5) at a time, visiting them in a shuffled order each
+round: little start-up between runs, so a round can be 3 s and a session
+holds about three times the pairs. Two processes of one app can differ by a
+few percent for their whole lives (memory layout, hash seed): the interval
+then resamples whole blocks of rounds, and an A/A configuration shows how
+far apart two identical apps come out in the same rounds:
+    --interleave --rounds 60 --duration 3 --bare-variant bare-again BENCH_AA=1
 
 Each --variant adds one more traced configuration to every round (its
 environment on top of the traced one's), e.g. to tell what the collector
@@ -227,49 +231,60 @@ def cpu_medians(runs):
     return {k: round(statistics.median(c[k] for _, _, c in runs), 1) for k in runs[0][2]}
 
 
-def median_ci95(values, resamples=2000):
+def median_ci95(values, block=1, resamples=2000):
     """A 95 % interval of the median of `values` (bootstrap, fixed seed so
     that one set of rounds always gives the same interval): what a goal on
-    the ratio needs to be shown reliably, not in one lucky statistic."""
+    the ratio needs to be shown reliably, not in one lucky statistic.
+    block > 1: the values come in blocks of that many measured on the same
+    processes (--interleave), and whole blocks are resampled, so that what
+    one set of processes has in common (its memory layout, its hash seed)
+    widens the interval instead of hiding in it."""
     rng = random.Random(0)
-    meds = sorted(statistics.median(rng.choice(values) for _ in values) for _ in range(resamples))
+    blocks = [values[i:i + block] for i in range(0, len(values), block)]
+    meds = sorted(statistics.median([v for _ in blocks for v in rng.choice(blocks)]) for _ in range(resamples))
     return [round(meds[int(0.025 * resamples)], 3), round(meds[int(0.975 * resamples) - 1], 3)]
 
 
-def ratios(runs, bare):
+def ratios(runs, bare, block=1):
     """A traced configuration over bare: best of each; the medians (one lucky
     round moves the best-of ratio by several points); and the median of each
-    round's ratio over the bare round just before it (a shared machine's load
-    drifts over minutes, and a pair run back to back sees nearly the same
-    load), with its 95 % interval."""
+    round's ratio over the bare round of the same round (a shared machine's
+    load drifts over minutes, and a pair run back to back sees nearly the
+    same load), with its 95 % interval."""
     paired = [t / b for (t, _, _), (b, _, _) in zip(runs, bare)]
     return {"ratio_rps": round(max(r for r, _, _ in runs) / max(r for r, _, _ in bare), 3),
             "ratio_rps_medians": round(statistics.median(r for r, _, _ in runs) /
                                        statistics.median(r for r, _, _ in bare), 3),
             "ratio_rps_paired_median": round(statistics.median(paired), 3),
-            "ratio_rps_paired_median_ci95": median_ci95(paired)}
+            "ratio_rps_paired_median_ci95": median_ci95(paired, block)}
 
 
 def interleaved_rounds(configs, runs, a, home):
     """--interleave: every configuration's app up at once, idle but for the
     one wrk drives. Each round visits them in a shuffled order (fixed seed),
     so no configuration always runs first or right after another; the
-    per-round pairs are as close in time as a run's length."""
-    apps = []
+    per-round pairs are as close in time as a run's length. Every
+    --restart-every rounds all apps are stopped and started again (in a
+    shuffled order): two processes of the same app can differ by a few
+    percent for the whole of their lives (an A/A pair of bare apps shows it),
+    so one set of processes must not stand for the configuration."""
     rng = random.Random(0)
-    try:
-        for label, traced_config, env in configs:
-            app_home = os.path.join(home, label)  # its own data directory (trace store) and collector
-            os.mkdir(app_home)
-            apps.append((label, start_app(traced_config, app_home, env)))
-        for _ in range(a.rounds):
-            order = list(apps)
-            rng.shuffle(order)
-            for label, (_, url, workers, own_collectors) in order:
-                runs[label].append(measure(url, workers, own_collectors, a.duration, a.connections))
-    finally:
-        for _, (proc, _, _, _) in apps:
-            stop_app(proc)
+    for block_start in range(0, a.rounds, a.restart_every):
+        apps = []
+        try:
+            for label, traced_config, env in rng.sample(configs, len(configs)):
+                # Its own data directory (trace store) and collector.
+                app_home = os.path.join(home, "%s-%d" % (label, block_start))
+                os.mkdir(app_home)
+                apps.append((label, start_app(traced_config, app_home, env)))
+            for _ in range(min(a.restart_every, a.rounds - block_start)):
+                for label, (_, url, workers, own_collectors) in rng.sample(apps, len(apps)):
+                    runs[label].append(measure(url, workers, own_collectors, a.duration, a.connections))
+        finally:
+            for _, (proc, _, _, _) in apps:
+                stop_app(proc)
+            for label, _, _ in configs:
+                shutil.rmtree(os.path.join(home, "%s-%d" % (label, block_start)), ignore_errors=True)
 
 
 def main():
@@ -282,9 +297,12 @@ def main():
     ap.add_argument("--variant", nargs="+", action="append", default=[], metavar="LABEL NAME=VALUE",
                     help="one more traced configuration: a label, then its environment")
     ap.add_argument("--interleave", action="store_true",
-                    help="start every configuration's app once and keep them all running; each round runs wrk on "
-                         "each in a shuffled order (the others idle): no start-up between runs, so rounds can be "
-                         "short and many, and each pair is seconds apart")
+                    help="keep every configuration's app running for --restart-every rounds at a time; each round "
+                         "runs wrk on each in a shuffled order (the others idle): little start-up between runs, so "
+                         "rounds can be short and many, and each pair is seconds apart")
+    ap.add_argument("--restart-every", type=int, default=5, metavar="N",
+                    help="with --interleave: start fresh apps every N rounds (the interval then resamples blocks "
+                         "of N rounds)")
     ap.add_argument("--bare-variant", nargs="+", action="append", default=[], metavar="LABEL NAME=VALUE",
                     help="one more configuration without agent-run: a label, then its environment")
     a = ap.parse_args()
@@ -292,6 +310,9 @@ def main():
     a.variant += [(label, False, env) for label, env in (parse_variant(v, "--bare-variant") for v in a.bare_variant)]
     if len({label for label, _, _ in a.variant} | {"bare", "traced"}) != len(a.variant) + 2:
         sys.exit("--variant and --bare-variant labels must differ from each other and from bare and traced")
+    if a.restart_every < 1:
+        sys.exit("--restart-every %d: expected a number of rounds, 1 or more" % a.restart_every)
+    block = a.restart_every if a.interleave else 1
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed")
     home = tempfile.mkdtemp(prefix="bench-flask-")
@@ -311,13 +332,14 @@ def main():
     b_rss = min(sum(x) / len(x) for _, x, _ in bare if x)
     t_rss = min(sum(x) / len(x) for _, x, _ in traced if x)
     extra = {label: dict(rps=[round(r) for r, _, _ in runs], cpu_us_per_request=cpu_medians(runs),
-                         **ratios(runs, bare))
+                         **ratios(runs, bare, block))
              for label, runs in variants.items()}
     print(json.dumps({
         "bench": "gunicorn -w 2 flask, 3 sqlite queries, wrk -t%d -c%d -d%ds%s" % (
-            min(2, a.connections), a.connections, a.duration, ", interleaved" if a.interleave else ""),
+            min(2, a.connections), a.connections, a.duration,
+            ", interleaved, fresh apps every %d rounds" % block if a.interleave else ""),
         "bare_rps": [round(r) for r, _, _ in bare], "traced_rps": [round(r) for r, _, _ in traced],
-        "goal_ratio_rps": 0.95, **ratios(traced, bare),
+        "goal_ratio_rps": 0.95, **ratios(traced, bare, block),
         "cpu_us_per_request_bare": cpu_medians(bare), "cpu_us_per_request_traced": cpu_medians(traced),
         "bare_worker_rss_mib": round(b_rss / 1024, 2), "traced_worker_rss_mib": round(t_rss / 1024, 2),
         "added_rss_mib_per_worker": round((t_rss - b_rss) / 1024, 2), "goal_added_rss_mib": 5,
