@@ -164,6 +164,16 @@ def stop_app(proc):
     proc.wait(30)
 
 
+def run_wrk(url, duration, connections=16):
+    """wrk on `url` for `duration` s (two threads at most): (requests, req/s)."""
+    out = subprocess.run(["wrk", "-t%d" % min(2, connections), "-c%d" % connections, "-d%ds" % duration, url],
+                         capture_output=True, text=True).stdout
+    found = re.search(r"(\d+) requests in", out)
+    if found is None:
+        sys.exit("wrk reported no requests:\n" + out)
+    return int(found.group(1)), float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+
 def measure(url, workers, own_collectors, duration, connections=16):
     """wrk on a running app for `duration` s: (req/s, the workers' RSS in
     KiB, where the CPU went in µs per request)."""
@@ -171,17 +181,10 @@ def measure(url, workers, own_collectors, duration, connections=16):
     before = {p: cpu_ticks(p) for p in watched}
     wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     machine_before = cpu_idle_busy()
-    threads = min(2, connections)
-    out = subprocess.run(["wrk", "-t%d" % threads, "-c%d" % connections, "-d%ds" % duration, url],
-                         capture_output=True, text=True).stdout
+    requests, rps = run_wrk(url, duration, connections)
     wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     machine_after = cpu_idle_busy()
     after = {p: cpu_ticks(p) for p in watched}
-    found = re.search(r"(\d+) requests in", out)
-    if found is None:
-        sys.exit("wrk reported no requests:\n" + out)
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    requests = int(found.group(1))
     rss = sorted(rss_kib(p) for p in workers)
 
     def us_per_request(pids, i):
@@ -271,11 +274,12 @@ def interleaved_rounds(configs, runs, a, home):
     rng = random.Random(0)
     for block_start in range(0, a.rounds, a.restart_every):
         apps = []
+        block_home = os.path.join(home, "block-%d" % block_start)
         try:
             for label, traced_config, env in rng.sample(configs, len(configs)):
                 # Its own data directory (trace store) and collector.
-                app_home = os.path.join(home, "%s-%d" % (label, block_start))
-                os.mkdir(app_home)
+                app_home = os.path.join(block_home, label)
+                os.makedirs(app_home)
                 apps.append((label, start_app(traced_config, app_home, env)))
             for _ in range(min(a.restart_every, a.rounds - block_start)):
                 for label, (_, url, workers, own_collectors) in rng.sample(apps, len(apps)):
@@ -283,8 +287,7 @@ def interleaved_rounds(configs, runs, a, home):
         finally:
             for _, (proc, _, _, _) in apps:
                 stop_app(proc)
-            for label, _, _ in configs:
-                shutil.rmtree(os.path.join(home, "%s-%d" % (label, block_start)), ignore_errors=True)
+            shutil.rmtree(block_home, ignore_errors=True)
 
 
 def main():

@@ -28,7 +28,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_flask_wrk import parse_variant, start_app, stop_app  # noqa: E402
+from bench_flask_wrk import parse_variant, run_wrk, start_app, stop_app  # noqa: E402
 
 FREQUENCY = 2000  # samples per second per CPU-busy thread
 
@@ -56,16 +56,14 @@ def one_run(traced, duration, work, extra_env=None):
         perf = subprocess.Popen(["perf", "record", "-q", "-F", str(FREQUENCY), "-e", "cpu-clock", "-o", data,
                                  "-p", ",".join(map(str, workers))],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        out = subprocess.run(["wrk", "-t2", "-c16", "-d%ds" % duration, url], capture_output=True, text=True).stdout
-        perf.send_signal(signal.SIGINT)
-        perf.wait(60)
+        try:
+            requests, _ = run_wrk(url, duration)
+        finally:
+            perf.send_signal(signal.SIGINT)
+            perf.wait(60)
         if not os.path.exists(data):
             sys.exit("perf record sampled nothing: run as root, or lower "
                      "/proc/sys/kernel/perf_event_paranoid to 1 or less")
-        found = re.search(r"(\d+) requests in", out)
-        if found is None:
-            sys.exit("wrk reported no requests:\n" + out)
-        requests = int(found.group(1))
     finally:
         stop_app(proc)
         shutil.rmtree(home, ignore_errors=True)
