@@ -12,42 +12,23 @@ namespace agent_run::hook {
 PyTypeObject FunctionWrapperType = {PyVarObject_HEAD_INIT(nullptr, 0)};
 PyTypeObject MethodWrapperType = {PyVarObject_HEAD_INIT(nullptr, 0)};
 
-namespace {
-
-// Plugin code running on this thread: a wrapped function called from a
-// plugin's own callback passes straight through instead of recursing.
 thread_local int agent_depth AR_INITIAL_EXEC_TLS = 0;
 
-struct AgentCode {
-  AgentCode() { ++agent_depth; }
-  ~AgentCode() { --agent_depth; }
-};
+void report_handler_failure(WrapperObject* w, const char* where, int rc) {
+  if (rc < 0 && !PyErr_Occurred()) PyErr_Format(PyExc_SystemError, "handler %s() failed without an exception", where);
+  report_error(w->plugin, where);
+}
+
+namespace {
 
 WrapperObject* self_of(PyObject* o) { return reinterpret_cast<WrapperObject*>(o); }
 
-// Runs handler->before() with every failure contained; an error indicator
-// already set on entry (rare: a call from C code with an exception pending)
-// is kept aside and put back.
+// Runs handler->before() contained; an error indicator already set on entry
+// (rare: a call from C code with an exception pending) is kept aside and put back.
 void run_before(WrapperObject* w, Handler* h, CallContext& ctx) {
   SavedError pending;
   pending.fetch();
-  int rc;
-  {
-    AgentCode guard;
-    try {
-      rc = h->before(ctx);
-    } catch (const std::exception& e) {
-      report_native_error(w->plugin, "before", e.what());
-      rc = 0;
-    } catch (...) {
-      report_native_error(w->plugin, "before", nullptr);
-      rc = 0;
-    }
-  }
-  if (rc < 0 || PyErr_Occurred()) {
-    if (!PyErr_Occurred()) PyErr_SetString(PyExc_SystemError, "handler before() failed without an exception");
-    report_error(w->plugin, "before");
-  }
+  run_contained(w, "before", [&] { return h->before(ctx); });
   // pending's destructor restores it
 }
 
@@ -75,23 +56,7 @@ void complete_call(WrapperObject* w, CallContext& ctx, PyObject* result, Finish 
       ctx.result = finish == Finish::Returned ? result : nullptr;
       ctx.exception = finish == Finish::Raised ? in_flight.value() : nullptr;
       ctx.finish = finish;
-      int rc;
-      {
-        AgentCode guard;
-        try {
-          rc = h->after(ctx);
-        } catch (const std::exception& e) {
-          report_native_error(w->plugin, "after", e.what());
-          rc = 0;
-        } catch (...) {
-          report_native_error(w->plugin, "after", nullptr);
-          rc = 0;
-        }
-      }
-      if (rc < 0 || PyErr_Occurred()) {
-        if (!PyErr_Occurred()) PyErr_SetString(PyExc_SystemError, "handler after() failed without an exception");
-        report_error(w->plugin, "after");
-      }
+      run_contained(w, "after", [&] { return h->after(ctx); });
     }
   } else if (Handler* h = w->handler) {
     // Unplugged while the call ran: it finishes as a plain pass-through.

@@ -16,6 +16,9 @@
 // Other attribute accesses bind through BoundWrapper, a small object.
 #include "compat.hpp"
 
+#include <exception>
+
+#include "errors.hpp"
 #include "handler.hpp"
 #include "plugin_state.hpp"
 
@@ -76,6 +79,47 @@ inline bool is_wrapper(PyObject* o) { return PyObject_TypeCheck(o, &FunctionWrap
 // itself comes back as the proxy, so chained calls stay instrumented.
 PyObject* invoke_slow(WrapperObject* w, PyObject* callable, PyObject* instance, bool self_in_args,
                       PyObject* const* args, size_t nargsf, PyObject* kwnames, PyObject* via);
+
+// Plugin code running on this thread (wrapper.cpp): a wrapped function
+// called from a plugin's own callback passes straight through instead of
+// recursing.
+extern thread_local int agent_depth AR_INITIAL_EXEC_TLS;
+
+// Consumes the current error as the plugin's, with a SystemError when code
+// failed (rc < 0) without setting one (wrapper.cpp).
+void report_handler_failure(WrapperObject* w, const char* where, int rc);
+
+// Runs f() (returning 0, or -1 with a Python error set) as plugin code of
+// w's plugin: wrapped calls inside it pass through, and a C++ exception or
+// a Python error it leaves is counted against the plugin and cleared,
+// never raised. The caller keeps any error of its own aside.
+template <typename F>
+void run_contained(WrapperObject* w, const char* where, F&& f) {
+  int rc;
+  ++agent_depth;
+  try {
+    rc = f();
+  } catch (const std::exception& e) {
+    report_native_error(w->plugin, where, e.what());
+    rc = 0;
+  } catch (...) {
+    report_native_error(w->plugin, where, nullptr);
+    rc = 0;
+  }
+  --agent_depth;
+  if (rc < 0 || PyErr_Occurred()) report_handler_failure(w, where, rc);
+}
+
+// For native code that does a wrapper's whole job itself, without a Handler
+// (the traced sqlite3 statements, spans/sqlite_connection.cpp), under the
+// wrapper's rules: false when the call is to be forwarded untraced (the
+// plugin unplugged, or agent code running on this thread); true when it is
+// traced, and then it is counted here.
+inline bool direct_call_traced(WrapperObject* w) {
+  if (agent_depth > 0 || !w->core->is_active()) return false;
+  ++w->op->calls;
+  return true;
+}
 
 inline PyObject* invoke(WrapperObject* w, PyObject* callable, PyObject* instance, bool self_in_args,
                         PyObject* const* args, size_t nargsf, PyObject* kwnames, PyObject* via) {

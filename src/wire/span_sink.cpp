@@ -488,12 +488,13 @@ bool SpanSink::submit(const Span& span, const EncodedAttributes& first) {
   return true;
 }
 
-bool SpanSink::submit_encoded(const uint8_t* record, size_t size) {
+bool SpanSink::submit_encoded(const uint8_t* head, size_t head_size, const uint8_t* body, size_t body_size) {
   State& s = state();
   std::lock_guard<FutexLock> lock(s.mu);
-  uint8_t* p = reserve_record(s, 4 + size);
+  uint8_t* p = reserve_record(s, 4 + head_size + body_size);
   if (p == nullptr) return false;
-  std::memcpy(p, record, size);
+  std::memcpy(p, head, head_size);
+  if (body_size != 0) std::memcpy(p + head_size, body, body_size);
   return true;
 }
 

@@ -41,8 +41,10 @@ class SpanSink {
   void configure(const SinkOptions& options);
   // false: dropped (and counted). first: attributes already encoded, before span.attributes.
   bool submit(const Span& span, const EncodedAttributes& first = EncodedAttributes{});
-  // The same for a span already encoded (encode_span's bytes, see SpanHead).
-  bool submit_encoded(const uint8_t* record, size_t size);
+  // The same for a span already encoded (encode_span's bytes, see SpanHead),
+  // given in two parts: the record is `head` then `body` (a span's head made
+  // per span, and a tail its recorder keeps: sqlite3 statements).
+  bool submit_encoded(const uint8_t* head, size_t head_size, const uint8_t* body = nullptr, size_t body_size = 0);
   SinkStats stats() const;
   void flush_and_stop(uint32_t timeout_ms);  // at interpreter exit
   // Asks the flusher to send what is buffered now (does not wait).

@@ -28,16 +28,18 @@ void SpanSink::configure(const SinkOptions& o) { g_options = o; }
 // Spans the recorders encoded themselves, or in part (attributes already in
 // wire form), are decoded by the collector's decoder: what they wrote is
 // what the collector will read.
-bool SpanSink::submit_encoded(const uint8_t* record, size_t size) {
+bool SpanSink::submit_encoded(const uint8_t* head, size_t head_size, const uint8_t* body, size_t body_size) {
+  std::vector<uint8_t> record(head, head + head_size);
+  if (body_size != 0) record.insert(record.end(), body, body + body_size);
   Span span;
-  if (decode_span(record, size, span) != DecodeError::Ok) return false;
+  if (decode_span(record.data(), record.size(), span) != DecodeError::Ok) return false;
   return submit(span);
 }
 bool SpanSink::submit(const Span& span, const EncodedAttributes& first) {
   if (first.count != 0) {
     std::vector<uint8_t> record(encoded_span_size(span, first));
     if (encode_span(span, first, record.data()) != record.data() + record.size()) return false;
-    return submit_encoded(record.data(), record.size());
+    return submit_encoded(record.data(), record.size(), nullptr, 0);
   }
   std::lock_guard<std::mutex> l(g_mu);
   ++g_stats.submitted;

@@ -5,9 +5,9 @@ sqlite3.Connection and sqlite3.Cursor are immutable C types: their methods
 cannot be replaced. But connect() takes a factory, and Connection.cursor()
 too. So connect() is wrapped, and without a factory of the app's own it
 makes a connection of a traced subclass: its cursors are of a traced
-subclass of sqlite3.Cursor whose statement methods are the hook core's
-wrappers, and its own cursor/execute* (native:
-src/hook/spans/sqlite_connection.cpp) use them. The app gets real
+subclass of sqlite3.Cursor. The statement methods of both (native:
+src/hook/spans/sqlite_connection.cpp) trace as the hook core's statement
+wrappers made here would, by their rules, on a path of their own. The app gets real
 connections and cursors: isinstance() and C type checks pass, and every call
 the agent does not trace (fetchone, iteration, ...) runs exactly as bare, on
 the interpreter's specialized paths.

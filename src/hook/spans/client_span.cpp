@@ -22,6 +22,11 @@ struct StatementInfo {
   // attributes, and how many: what every span of this statement carries.
   std::string encoded_attributes;
   uint32_t encoded_count = 0;
+  // The rest of a span of this statement after its head (name, status
+  // message, attributes, events), for the db.system of `tail_system`: a
+  // span is its head and this, copied as they are into the sink.
+  std::string tail;
+  std::string tail_system;
 };
 
 void append_string_attribute(std::string& out, std::string_view key, std::string_view value) {
@@ -53,7 +58,7 @@ struct StatementCache {
     map.clear();
   }
 
-  const StatementInfo* get(PyObject* statement) {
+  StatementInfo* get(PyObject* statement) {
     const Limits& l = limits();
     if (l.db_statement != mode || l.max_attribute_length != max_length) {
       clear();
@@ -107,34 +112,49 @@ inline void set_attr(wire::Span& span, size_t i, std::string_view key, std::stri
 
 constexpr std::string_view kDbSystem = "db.system";
 
-// The span of a statement that returned, encoded straight into a buffer
-// reused under the GIL and handed to the sink: no Span, no attribute strings.
-// The bytes are those the general path below encodes for the same span.
-void submit_statement_span(std::string_view db_system, const StatementInfo* info, uint64_t start_mono,
-                           uint64_t end_mono) {
-  static std::string* buffer = new std::string();  // never destroyed: spans may end at exit
-  uint8_t trace_id[16], parent_span_id[8] = {}, span_id[8], flags = 1;
-  if (!current_parent(trace_id, parent_span_id, &flags)) new_trace_id(trace_id);
-  new_span_id(span_id);
+// What follows the head in a span of `info`'s statement (or of a statement
+// with no text, info null) from `db_system`: the bytes the general path
+// below encodes for the same span.
+void encode_tail(std::string& out, std::string_view db_system, const StatementInfo* info) {
   std::string_view name = info != nullptr && !info->operation.empty() ? std::string_view(info->operation) : db_system;
-  size_t size = wire::kSpanHeadBytes + wire::encoded_string_size(name.size()) + wire::encoded_string_size(0) + 4 +
-                wire::encoded_string_attribute_size(kDbSystem.size(), db_system.size()) +
-                (info != nullptr ? info->encoded_attributes.size() : 0) + 4;
-  if (buffer->size() < size) buffer->resize(size);
-  uint8_t* p = reinterpret_cast<uint8_t*>(&(*buffer)[0]);
-  uint64_t start = to_unix_ns(start_mono);
-  p = wire::put_span_head(p, wire::SpanHead{trace_id, span_id, parent_span_id, flags, wire::SpanKind::Client,
-                                            wire::StatusCode::Unset, start, start + (end_mono - start_mono)});
+  size_t extra = info != nullptr ? info->encoded_attributes.size() : 0;
+  out.resize(wire::encoded_string_size(name.size()) + wire::encoded_string_size(0) + 4 +
+             wire::encoded_string_attribute_size(kDbSystem.size(), db_system.size()) + extra + 4);
+  uint8_t* p = reinterpret_cast<uint8_t*>(&out[0]);
   p = wire::put_string(p, name.data(), name.size());
   p = wire::put_string(p, "", 0);  // status message
   p = wire::put_count(p, 1 + (info != nullptr ? info->encoded_count : 0));
   p = wire::put_string_attribute(p, kDbSystem.data(), kDbSystem.size(), db_system.data(), db_system.size());
-  if (info != nullptr) {
-    std::memcpy(p, info->encoded_attributes.data(), info->encoded_attributes.size());
-    p += info->encoded_attributes.size();
+  if (extra != 0) {
+    std::memcpy(p, info->encoded_attributes.data(), extra);
+    p += extra;
   }
   wire::put_count(p, 0);  // events
-  submit_encoded(reinterpret_cast<const uint8_t*>(buffer->data()), size);
+}
+
+// The span of a statement that returned: its head, made here, and the
+// statement's tail, made once, go to the sink as they are. No Span, no
+// attribute strings, no copy but the sink's.
+void submit_statement_span(std::string_view db_system, StatementInfo* info, uint64_t start_mono,
+                           uint64_t end_mono) {
+  uint8_t head[wire::kSpanHeadBytes];
+  uint8_t trace_id[16], parent_span_id[8] = {}, span_id[8], flags = 1;
+  if (!current_parent(trace_id, parent_span_id, &flags)) new_trace_id(trace_id);
+  new_span_id(span_id);
+  uint64_t start = to_unix_ns(start_mono);
+  wire::put_span_head(head, wire::SpanHead{trace_id, span_id, parent_span_id, flags, wire::SpanKind::Client,
+                                           wire::StatusCode::Unset, start, start + (end_mono - start_mono)});
+  if (info == nullptr) {
+    std::string tail;
+    encode_tail(tail, db_system, nullptr);
+    submit_encoded(head, sizeof head, reinterpret_cast<const uint8_t*>(tail.data()), tail.size());
+    return;
+  }
+  if (info->tail.empty() || info->tail_system != db_system) {
+    info->tail_system.assign(db_system.data(), db_system.size());
+    encode_tail(info->tail, db_system, info);
+  }
+  submit_encoded(head, sizeof head, reinterpret_cast<const uint8_t*>(info->tail.data()), info->tail.size());
 }
 
 }  // namespace
@@ -142,7 +162,7 @@ void submit_statement_span(std::string_view db_system, const StatementInfo* info
 void ClientSpan::finish_db(const char* db_system, PyObject* statement, PyObject* exc, uint64_t end_mono) {
   if (end_mono == 0) end_mono = monotonic_ns();
   if (start_mono == 0 || start_mono > end_mono) start_mono = end_mono;
-  const StatementInfo* info =
+  StatementInfo* info =
       statement != nullptr && PyUnicode_Check(statement) ? cache().get(statement) : nullptr;
   if (exc == nullptr) {
     submit_statement_span(db_system, info, start_mono, end_mono);

@@ -36,6 +36,8 @@ class SqlSpanHandler final : public hook::Handler {
   bool wants_timing() const override { return true; }
   bool wants_after() const override { return false; }
 
+  const std::string& db_system() const { return db_system_; }
+
  private:
   std::string db_system_;
 };
@@ -58,6 +60,11 @@ PyMethodDef db_functions[] = {
 };
 
 }  // namespace
+
+const std::string* sql_handler_db_system(const hook::Handler* h) {
+  auto* sql = dynamic_cast<const SqlSpanHandler*>(h);
+  return sql != nullptr ? &sql->db_system() : nullptr;
+}
 
 int add_db_handler_functions(PyObject* module) {
   return PyModule_AddFunctions(module, db_functions);

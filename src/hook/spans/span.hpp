@@ -17,6 +17,10 @@
 #include "wire/protocol.hpp"
 #include "wire/span.hpp"
 
+namespace agent_run::hook {
+class Handler;
+}
+
 namespace agent_run::spans {
 
 enum class DbStatementMode { Sanitized, Raw, Off };
@@ -112,7 +116,8 @@ std::string truncate(std::string s);
 
 // Everything that leaves: counted here and handed to the sink.
 void submit(const wire::Span& span, const wire::EncodedAttributes& first = wire::EncodedAttributes{});
-void submit_encoded(const uint8_t* record, size_t size);  // a span encoded as wire::encode_span does
+// A span encoded as wire::encode_span does, in two parts: `head` then `body`.
+void submit_encoded(const uint8_t* head, size_t head_size, const uint8_t* body = nullptr, size_t body_size = 0);
 uint64_t spans_ended();
 
 // A client span recorded by a native handler: begin() in the handler's
@@ -128,6 +133,9 @@ struct ClientSpan {
 // The native handler for DB-API calls (db_handler.cpp, built into the hook
 // module only): adds _hook.sql_span_handler(db_system) -> a _hook.Handler.
 int add_db_handler_functions(PyObject* module);
+// The db.system of a handler sql_span_handler() made (owned by the
+// handler), or null for any other handler.
+const std::string* sql_handler_db_system(const hook::Handler* h);
 
 // The traced sqlite3 connection's native methods (sqlite_connection.cpp):
 // adds _hook.install_sqlite_connection_methods(...).

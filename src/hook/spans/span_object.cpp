@@ -350,9 +350,9 @@ void submit(const wire::Span& span, const wire::EncodedAttributes& first) {
   wire::SpanSink::instance().submit(span, first);
 }
 
-void submit_encoded(const uint8_t* record, size_t size) {
+void submit_encoded(const uint8_t* head, size_t head_size, const uint8_t* body, size_t body_size) {
   g_ended.fetch_add(1, std::memory_order_relaxed);
-  wire::SpanSink::instance().submit_encoded(record, size);
+  wire::SpanSink::instance().submit_encoded(head, head_size, body, body_size);
 }
 
 uint64_t spans_ended() { return g_ended.load(std::memory_order_relaxed); }

@@ -22,6 +22,15 @@
 //   the traced cursor. The span is the cursor method's: one per statement on
 //   every version (CPython 3.8-3.10 call the cursor's method by name from
 //   the connection's, 3.11+ call it directly; neither matters here).
+// And to the traced Cursor class: its execute, executemany, executescript.
+//
+// A statement runs on a path of its own (run_statement), not through the
+// statement wrapper's generic before/after: the wrapper's rules (forwarded
+// untraced when the plugin is unplugged or agent code runs, counted, timed,
+// the span's errors contained and counted against the plugin) with a fifth
+// of its code, and the span made from a per-statement template
+// (client_span.cpp). The wrappers themselves still serve the proxies of
+// the app's own connection and cursor classes.
 //
 // One set per process: the sqlite3 plugin installs it once per import of
 // sqlite3; a second install (the module imported again) replaces it.
@@ -30,6 +39,7 @@
 #include <utility>
 
 #include "hook/prepended_args.hpp"
+#include "hook/spans/clock.hpp"
 #include "hook/spans/span.hpp"
 #include "hook/wrapper.hpp"
 
@@ -43,7 +53,11 @@ struct TracedTypes {
   PyObject* cursor_type = nullptr;      // the traced cursor class
   PyObject* original_cursor = nullptr;  // sqlite3.Connection.cursor
   PyObject* overrides = nullptr;        // the cursor proxies' {name: wrapper}, or null
-  PyObject* statements[kStatements] = {};  // the traced cursor class's execute, executemany, executescript
+  PyObject* statements[kStatements] = {};  // the statement wrappers: execute, executemany, executescript
+  // Each wrapper's handler when it is the sql span handler, and its db.system
+  // (owned by the handler, which the wrapper holds); else null.
+  const hook::Handler* sql_handler[kStatements] = {};
+  const std::string* db_system[kStatements] = {};
 };
 
 TracedTypes g_types;
@@ -77,12 +91,57 @@ PyObject* conn_cursor(PyObject* self, PyObject* const* args, Py_ssize_t nargs, P
   return proxy;
 }
 
+// The statement's text as the sql span handler reads it: the first
+// argument, or sql= (borrowed from the caller, alive until it returns).
+PyObject* statement_text(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  if (nargs > 0) return args[0];
+  if (kwnames == nullptr) return nullptr;
+  for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(kwnames); ++i) {
+    if (PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, i), "sql") == 0) return args[nargs + i];
+  }
+  return nullptr;
+}
+
+// cursor.<statement>(...) on a traced cursor, traced as its wrapper would.
+PyObject* run_statement(Statement which, PyObject* cursor, PyObject* const* args, Py_ssize_t nargs,
+                        PyObject* kwnames) {
+  PyObject* wrapper = g_types.statements[which];
+  auto* w = reinterpret_cast<hook::WrapperObject*>(wrapper);
+  if (w->handler != g_types.sql_handler[which] || g_types.db_system[which] == nullptr)
+    return call_with_first(wrapper, cursor, args, nargs, kwnames);  // another handler: the wrapper's own path
+  if (!hook::direct_call_traced(w)) return call_with_first(w->target, cursor, args, nargs, kwnames);
+  PyObject* sql = statement_text(args, nargs, kwnames);
+  ClientSpan span;
+  span.begin();
+  PyObject* result = call_with_first(w->target, cursor, args, nargs, kwnames);
+  uint64_t end = monotonic_ns();
+  if (!w->core->is_active()) return result;  // unplugged meanwhile: a plain pass-through
+  w->op->add_duration(end - span.start_mono);
+  hook::SavedError in_flight;  // the statement's error, kept aside and put back untouched
+  PyObject* exc = nullptr;
+  if (result == nullptr && in_flight.fetch()) {
+    exc = in_flight.value();
+    if (exc != nullptr && !PyExceptionInstance_Check(exc)) exc = nullptr;
+  }
+  const char* system = g_types.db_system[which]->c_str();
+  hook::run_contained(w, "after", [&] {
+    span.finish_db(system, sql != nullptr && PyUnicode_Check(sql) ? sql : nullptr, exc, end);
+    return 0;
+  });
+  return result;
+}
+
+template <Statement which>
+PyObject* cursor_statement(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  return run_statement(which, self, args, nargs, kwnames);
+}
+
 // conn.<statement>(...): a traced cursor runs it and is returned.
 template <Statement which>
 PyObject* conn_statement(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   PyObject* cursor = traced_cursor(self);
   if (cursor == nullptr) return nullptr;
-  PyObject* result = call_with_first(g_types.statements[which], cursor, args, nargs, kwnames);
+  PyObject* result = run_statement(which, cursor, args, nargs, kwnames);
   if (result == nullptr) {
     Py_DECREF(cursor);
     return nullptr;
@@ -119,6 +178,30 @@ PyMethodDef g_connection_methods[] = {
      AR_TEXT_SIGNATURE("executescript($self, sql_script, /)")
      "Executes multiple SQL statements at once on a new cursor, and returns the cursor (agent-run: traced)."},
 };
+
+PyMethodDef g_cursor_methods[] = {
+    {"execute", as_cfunction(cursor_statement<kExecute>), METH_FASTCALL | METH_KEYWORDS,
+     AR_TEXT_SIGNATURE("execute($self, sql, parameters=(), /)") "Executes an SQL statement (agent-run: traced)."},
+    {"executemany", as_cfunction(cursor_statement<kExecuteMany>), METH_FASTCALL | METH_KEYWORDS,
+     AR_TEXT_SIGNATURE("executemany($self, sql, seq_of_parameters, /)")
+     "Repeatedly executes an SQL statement (agent-run: traced)."},
+    {"executescript", as_cfunction(cursor_statement<kExecuteScript>), METH_FASTCALL | METH_KEYWORDS,
+     AR_TEXT_SIGNATURE("executescript($self, sql_script, /)")
+     "Executes multiple SQL statements at once (agent-run: traced)."},
+};
+
+// Puts `defs` into `type`'s dict as method descriptors.
+template <size_t N>
+int add_methods(PyObject* type, PyMethodDef (&defs)[N]) {
+  for (PyMethodDef& def : defs) {
+    PyObject* descr = PyDescr_NewMethod(reinterpret_cast<PyTypeObject*>(type), &def);
+    if (descr == nullptr) return -1;
+    int rc = PyObject_SetAttrString(type, def.ml_name, descr);
+    Py_DECREF(descr);
+    if (rc < 0) return -1;
+  }
+  return 0;
+}
 
 // The class attribute `name` found along type's MRO (borrowed), or null with
 // a TypeError naming what is missing.
@@ -157,6 +240,14 @@ PyObject* py_install(PyObject*, PyObject* args) {
   for (int i = 0; i < kStatements; ++i) {
     t.statements[i] = class_attribute(cur_t, kStatementNames[i]);
     if (t.statements[i] == nullptr) return nullptr;
+    if (!hook::is_wrapper(t.statements[i])) {
+      PyErr_Format(PyExc_TypeError, "install_sqlite_connection_methods: %s.%s is not a wrapper", cur_t->tp_name,
+                   kStatementNames[i]);
+      return nullptr;
+    }
+    const hook::Handler* h = reinterpret_cast<hook::WrapperObject*>(t.statements[i])->handler;
+    t.sql_handler[i] = h;
+    t.db_system[i] = h != nullptr ? sql_handler_db_system(h) : nullptr;
   }
   // Owned for the rest of the process, and in place before any method is
   // (connections made before a second install use the new set: the same
@@ -171,13 +262,8 @@ PyObject* py_install(PyObject*, PyObject* args) {
   Py_XDECREF(t.original_cursor);
   Py_XDECREF(t.overrides);
   for (PyObject* s : t.statements) Py_XDECREF(s);
-  for (PyMethodDef& def : g_connection_methods) {
-    PyObject* descr = PyDescr_NewMethod(conn_t, &def);
-    if (descr == nullptr) return nullptr;
-    int rc = PyObject_SetAttrString(connection_type, def.ml_name, descr);
-    Py_DECREF(descr);
-    if (rc < 0) return nullptr;
-  }
+  if (add_methods(connection_type, g_connection_methods) < 0 || add_methods(cursor_type, g_cursor_methods) < 0)
+    return nullptr;
   Py_RETURN_NONE;
 }
 
@@ -185,7 +271,9 @@ PyMethodDef sqlite_functions[] = {
     {"install_sqlite_connection_methods", py_install, METH_VARARGS,
      "install_sqlite_connection_methods(connection_type, cursor_type, cursor_overrides): gives the traced\n"
      "sqlite3.Connection subclass its cursor, execute, executemany and executescript (traced cursors of\n"
-     "cursor_type; a cursor from a factory of the app's own is proxied with cursor_overrides)."},
+     "cursor_type; a cursor from a factory of the app's own is proxied with cursor_overrides), and\n"
+     "cursor_type its execute, executemany and executescript, traced by the rules of the statement\n"
+     "wrappers cursor_type holds when called."},
     {nullptr, nullptr, 0, nullptr},
 };
 
