@@ -58,6 +58,12 @@ struct TracedTypes {
   // (owned by the handler, which the wrapper holds); else null.
   const hook::Handler* sql_handler[kStatements] = {};
   const std::string* db_system[kStatements] = {};
+  // The original cursor method's C function when it takes FASTCALL
+  // arguments (3.10+), called with the traced cursor as self and the app's
+  // arguments as they came: no copy of them with self in front, no method
+  // descriptor's checks (the cursor is a traced one: a Cursor). Else null:
+  // the original is called as a callable.
+  PyMethodDef* direct[kStatements] = {};
 };
 
 TracedTypes g_types;
@@ -102,6 +108,38 @@ PyObject* statement_text(PyObject* const* args, Py_ssize_t nargs, PyObject* kwna
   return nullptr;
 }
 
+// Cursor.<statement>(cursor, *args), the original.
+PyObject* call_original(Statement which, PyObject* original, PyObject* cursor, PyObject* const* args,
+                        Py_ssize_t nargs, PyObject* kwnames) {
+  PyMethodDef* m = g_types.direct[which];
+  if (m == nullptr) return call_with_first(original, cursor, args, nargs, kwnames);
+  if (m->ml_flags & METH_KEYWORDS) {
+    auto f = reinterpret_cast<PyObject* (*)(PyObject*, PyObject* const*, Py_ssize_t, PyObject*)>(
+        reinterpret_cast<void (*)(void)>(m->ml_meth));
+    return f(cursor, args, nargs, kwnames);
+  }
+  if (kwnames != nullptr && PyTuple_GET_SIZE(kwnames) != 0)
+    return call_with_first(original, cursor, args, nargs, kwnames);  // its own TypeError
+  auto f = reinterpret_cast<PyObject* (*)(PyObject*, PyObject* const*, Py_ssize_t)>(
+      reinterpret_cast<void (*)(void)>(m->ml_meth));
+  return f(cursor, args, nargs);
+}
+
+// The original's C function to call directly, or null (see TracedTypes::direct).
+PyMethodDef* direct_method(PyObject* original, PyTypeObject* cursor_type) {
+  if (Py_TYPE(original) != &PyMethodDescr_Type) return nullptr;
+  auto* descr = reinterpret_cast<PyMethodDescrObject*>(original);
+  PyMethodDef* m = descr->d_method;
+  int convention = m->ml_flags & (METH_VARARGS | METH_FASTCALL | METH_NOARGS | METH_O | METH_KEYWORDS);
+  if (convention != METH_FASTCALL && convention != (METH_FASTCALL | METH_KEYWORDS)) return nullptr;
+  if (m->ml_flags & (METH_CLASS | METH_STATIC)) return nullptr;
+#ifdef METH_METHOD
+  if (m->ml_flags & METH_METHOD) return nullptr;  // takes the defining class too (3.9+)
+#endif
+  if (!PyType_IsSubtype(cursor_type, PyDescr_TYPE(descr))) return nullptr;
+  return m;
+}
+
 // cursor.<statement>(...) on a traced cursor, traced as its wrapper would.
 PyObject* run_statement(Statement which, PyObject* cursor, PyObject* const* args, Py_ssize_t nargs,
                         PyObject* kwnames) {
@@ -109,11 +147,11 @@ PyObject* run_statement(Statement which, PyObject* cursor, PyObject* const* args
   auto* w = reinterpret_cast<hook::WrapperObject*>(wrapper);
   if (w->handler != g_types.sql_handler[which] || g_types.db_system[which] == nullptr)
     return call_with_first(wrapper, cursor, args, nargs, kwnames);  // another handler: the wrapper's own path
-  if (!hook::direct_call_traced(w)) return call_with_first(w->target, cursor, args, nargs, kwnames);
+  if (!hook::direct_call_traced(w)) return call_original(which, w->target, cursor, args, nargs, kwnames);
   PyObject* sql = statement_text(args, nargs, kwnames);
   ClientSpan span;
   span.begin();
-  PyObject* result = call_with_first(w->target, cursor, args, nargs, kwnames);
+  PyObject* result = call_original(which, w->target, cursor, args, nargs, kwnames);
   uint64_t end = monotonic_ns();
   if (!w->core->is_active()) return result;  // unplugged meanwhile: a plain pass-through
   w->op->add_duration(end - span.start_mono);
@@ -248,6 +286,7 @@ PyObject* py_install(PyObject*, PyObject* args) {
     const hook::Handler* h = reinterpret_cast<hook::WrapperObject*>(t.statements[i])->handler;
     t.sql_handler[i] = h;
     t.db_system[i] = h != nullptr ? sql_handler_db_system(h) : nullptr;
+    t.direct[i] = direct_method(reinterpret_cast<hook::WrapperObject*>(t.statements[i])->target, cur_t);
   }
   // Owned for the rest of the process, and in place before any method is
   // (connections made before a second install use the new set: the same
