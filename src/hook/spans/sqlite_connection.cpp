@@ -49,21 +49,43 @@ namespace {
 enum Statement { kExecute, kExecuteMany, kExecuteScript, kStatements };
 const char* const kStatementNames[kStatements] = {"execute", "executemany", "executescript"};
 
+// A method of sqlite3's Connection or Cursor, as the traced classes call it:
+// its C function directly when it takes FASTCALL arguments (3.10+), with
+// self (a traced connection or cursor: of the method's class) and the
+// arguments as they came, so no copy of them with self in front and none of
+// the method descriptor's checks; else (3.8, 3.9) through the descriptor.
+struct Original {
+  PyObject* descr = nullptr;      // the method descriptor (owned by TracedTypes)
+  PyMethodDef* direct = nullptr;  // its definition, when called directly
+
+  void set(PyObject* d, PyTypeObject* self_type) {
+    descr = d;
+    direct = nullptr;
+    if (Py_TYPE(d) != &PyMethodDescr_Type) return;
+    auto* md = reinterpret_cast<PyMethodDescrObject*>(d);
+    PyMethodDef* m = md->d_method;
+    int convention = m->ml_flags & (METH_VARARGS | METH_FASTCALL | METH_NOARGS | METH_O | METH_KEYWORDS);
+    if (convention != METH_FASTCALL && convention != (METH_FASTCALL | METH_KEYWORDS)) return;
+    if (m->ml_flags & (METH_CLASS | METH_STATIC)) return;
+#ifdef METH_METHOD
+    if (m->ml_flags & METH_METHOD) return;  // takes the defining class too (3.9+)
+#endif
+    if (PyType_IsSubtype(self_type, PyDescr_TYPE(md))) direct = m;
+  }
+
+  PyObject* call(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) const;
+};
+
 struct TracedTypes {
   PyObject* cursor_type = nullptr;      // the traced cursor class
-  PyObject* original_cursor = nullptr;  // sqlite3.Connection.cursor
+  Original original_cursor;             // sqlite3.Connection.cursor
   PyObject* overrides = nullptr;        // the cursor proxies' {name: wrapper}, or null
   PyObject* statements[kStatements] = {};  // the statement wrappers: execute, executemany, executescript
   // Each wrapper's handler when it is the sql span handler, and its db.system
   // (owned by the handler, which the wrapper holds); else null.
   const hook::Handler* sql_handler[kStatements] = {};
   const std::string* db_system[kStatements] = {};
-  // The original cursor method's C function when it takes FASTCALL
-  // arguments (3.10+), called with the traced cursor as self and the app's
-  // arguments as they came: no copy of them with self in front, no method
-  // descriptor's checks (the cursor is a traced one: a Cursor). Else null:
-  // the original is called as a callable.
-  PyMethodDef* direct[kStatements] = {};
+  Original originals[kStatements];  // the wrappers' originals: sqlite3.Cursor.execute...
 };
 
 TracedTypes g_types;
@@ -76,15 +98,22 @@ PyObject* call_with_first(PyObject* callable, PyObject* first, PyObject* const* 
   return hook::vectorcall(callable, full.args(), full.nargsf(), kwnames);
 }
 
-// Connection.cursor(self, <the traced cursor class>).
-PyObject* traced_cursor(PyObject* self) {
-  PyObject* args[3] = {nullptr, self, g_types.cursor_type};
-  return hook::vectorcall(g_types.original_cursor, args + 1, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, nullptr);
+PyObject* Original::call(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) const {
+  if (direct == nullptr || (!(direct->ml_flags & METH_KEYWORDS) && kwnames != nullptr && PyTuple_GET_SIZE(kwnames)))
+    return call_with_first(descr, self, args, nargs, kwnames);  // keywords to a positional-only one: its TypeError
+  void (*f)(void) = reinterpret_cast<void (*)(void)>(direct->ml_meth);
+  if (direct->ml_flags & METH_KEYWORDS)
+    return reinterpret_cast<PyObject* (*)(PyObject*, PyObject* const*, Py_ssize_t, PyObject*)>(f)(self, args, nargs,
+                                                                                                   kwnames);
+  return reinterpret_cast<PyObject* (*)(PyObject*, PyObject* const*, Py_ssize_t)>(f)(self, args, nargs);
 }
+
+// Connection.cursor(self, <the traced cursor class>).
+PyObject* traced_cursor(PyObject* self) { return g_types.original_cursor.call(self, &g_types.cursor_type, 1, nullptr); }
 
 PyObject* conn_cursor(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   if (nargs == 0 && kwnames == nullptr) return traced_cursor(self);
-  PyObject* cursor = call_with_first(g_types.original_cursor, self, args, nargs, kwnames);
+  PyObject* cursor = g_types.original_cursor.call(self, args, nargs, kwnames);
   if (cursor == nullptr || g_types.overrides == nullptr ||
       Py_TYPE(cursor) == reinterpret_cast<PyTypeObject*>(g_types.cursor_type))
     return cursor;
@@ -108,38 +137,6 @@ PyObject* statement_text(PyObject* const* args, Py_ssize_t nargs, PyObject* kwna
   return nullptr;
 }
 
-// Cursor.<statement>(cursor, *args), the original.
-PyObject* call_original(Statement which, PyObject* original, PyObject* cursor, PyObject* const* args,
-                        Py_ssize_t nargs, PyObject* kwnames) {
-  PyMethodDef* m = g_types.direct[which];
-  if (m == nullptr) return call_with_first(original, cursor, args, nargs, kwnames);
-  if (m->ml_flags & METH_KEYWORDS) {
-    auto f = reinterpret_cast<PyObject* (*)(PyObject*, PyObject* const*, Py_ssize_t, PyObject*)>(
-        reinterpret_cast<void (*)(void)>(m->ml_meth));
-    return f(cursor, args, nargs, kwnames);
-  }
-  if (kwnames != nullptr && PyTuple_GET_SIZE(kwnames) != 0)
-    return call_with_first(original, cursor, args, nargs, kwnames);  // its own TypeError
-  auto f = reinterpret_cast<PyObject* (*)(PyObject*, PyObject* const*, Py_ssize_t)>(
-      reinterpret_cast<void (*)(void)>(m->ml_meth));
-  return f(cursor, args, nargs);
-}
-
-// The original's C function to call directly, or null (see TracedTypes::direct).
-PyMethodDef* direct_method(PyObject* original, PyTypeObject* cursor_type) {
-  if (Py_TYPE(original) != &PyMethodDescr_Type) return nullptr;
-  auto* descr = reinterpret_cast<PyMethodDescrObject*>(original);
-  PyMethodDef* m = descr->d_method;
-  int convention = m->ml_flags & (METH_VARARGS | METH_FASTCALL | METH_NOARGS | METH_O | METH_KEYWORDS);
-  if (convention != METH_FASTCALL && convention != (METH_FASTCALL | METH_KEYWORDS)) return nullptr;
-  if (m->ml_flags & (METH_CLASS | METH_STATIC)) return nullptr;
-#ifdef METH_METHOD
-  if (m->ml_flags & METH_METHOD) return nullptr;  // takes the defining class too (3.9+)
-#endif
-  if (!PyType_IsSubtype(cursor_type, PyDescr_TYPE(descr))) return nullptr;
-  return m;
-}
-
 // cursor.<statement>(...) on a traced cursor, traced as its wrapper would.
 PyObject* run_statement(Statement which, PyObject* cursor, PyObject* const* args, Py_ssize_t nargs,
                         PyObject* kwnames) {
@@ -147,11 +144,12 @@ PyObject* run_statement(Statement which, PyObject* cursor, PyObject* const* args
   auto* w = reinterpret_cast<hook::WrapperObject*>(wrapper);
   if (w->handler != g_types.sql_handler[which] || g_types.db_system[which] == nullptr)
     return call_with_first(wrapper, cursor, args, nargs, kwnames);  // another handler: the wrapper's own path
-  if (!hook::direct_call_traced(w)) return call_original(which, w->target, cursor, args, nargs, kwnames);
+  const Original& original = g_types.originals[which];
+  if (!hook::direct_call_traced(w)) return original.call(cursor, args, nargs, kwnames);
   PyObject* sql = statement_text(args, nargs, kwnames);
   ClientSpan span;
   span.begin();
-  PyObject* result = call_original(which, w->target, cursor, args, nargs, kwnames);
+  PyObject* result = original.call(cursor, args, nargs, kwnames);
   uint64_t end = monotonic_ns();
   if (!w->core->is_active()) return result;  // unplugged meanwhile: a plain pass-through
   w->op->add_duration(end - span.start_mono);
@@ -273,8 +271,9 @@ PyObject* py_install(PyObject*, PyObject* args) {
     return nullptr;
   }
   TracedTypes t;
-  t.original_cursor = class_attribute(conn_t->tp_base, "cursor");
-  if (t.original_cursor == nullptr) return nullptr;
+  PyObject* original_cursor = class_attribute(conn_t->tp_base, "cursor");
+  if (original_cursor == nullptr) return nullptr;
+  t.original_cursor.set(original_cursor, conn_t);
   for (int i = 0; i < kStatements; ++i) {
     t.statements[i] = class_attribute(cur_t, kStatementNames[i]);
     if (t.statements[i] == nullptr) return nullptr;
@@ -286,19 +285,19 @@ PyObject* py_install(PyObject*, PyObject* args) {
     const hook::Handler* h = reinterpret_cast<hook::WrapperObject*>(t.statements[i])->handler;
     t.sql_handler[i] = h;
     t.db_system[i] = h != nullptr ? sql_handler_db_system(h) : nullptr;
-    t.direct[i] = direct_method(reinterpret_cast<hook::WrapperObject*>(t.statements[i])->target, cur_t);
+    t.originals[i].set(reinterpret_cast<hook::WrapperObject*>(t.statements[i])->target, cur_t);
   }
   // Owned for the rest of the process, and in place before any method is
   // (connections made before a second install use the new set: the same
   // original cursor, an equivalent traced cursor class).
   Py_INCREF(cursor_type);
-  Py_INCREF(t.original_cursor);
+  Py_INCREF(original_cursor);
   for (PyObject* s : t.statements) Py_INCREF(s);
   t.cursor_type = cursor_type;
   t.overrides = overrides == Py_None ? nullptr : hook::new_ref(overrides);
   std::swap(t, g_types);
   Py_XDECREF(t.cursor_type);
-  Py_XDECREF(t.original_cursor);
+  Py_XDECREF(t.original_cursor.descr);
   Py_XDECREF(t.overrides);
   for (PyObject* s : t.statements) Py_XDECREF(s);
   if (add_methods(connection_type, g_connection_methods) < 0 || add_methods(cursor_type, g_cursor_methods) < 0)
