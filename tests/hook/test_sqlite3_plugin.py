@@ -25,7 +25,7 @@ def test_sqlite3_counts_and_identical_results(python, run_script, tmp_path):
     # Connection.execute calls the cursor's by name, 3.11+ directly)
     assert info["spans_per_statement"] == [1, 1, 1, 1, 2], info
     assert info["spans_per_statement_own"] == [1, 1], info
-    assert info["same_signatures"] == [True] * 4, info  # what inspect.signature() reads
+    assert info["same_signatures"] == [True] * 7, info  # what inspect.signature() reads
     h = info["health"]["sqlite3"]
     assert h["state"] == "active" and h["errors"] == 0, h
     ops = h["ops"]

@@ -199,32 +199,34 @@ PyCFunction as_cfunction(F f) {
 #define AR_TEXT_SIGNATURE(sig) ""
 #endif
 
+// One of the traced classes' methods: FASTCALL, the original's text
+// signature after its name, then its doc.
+#define AR_TRACED_METHOD(name, function, signature, doc) \
+  {name, as_cfunction(function), METH_FASTCALL | METH_KEYWORDS, AR_TEXT_SIGNATURE(name signature) doc}
+
 // Static: a method descriptor keeps a pointer to its PyMethodDef.
 PyMethodDef g_connection_methods[] = {
-    {"cursor", as_cfunction(conn_cursor), METH_FASTCALL | METH_KEYWORDS,
-     AR_TEXT_SIGNATURE("cursor($self, /, factory=<unrepresentable>)")
-     "Return a cursor for the connection (agent-run: its statements are traced)."},
-    {"execute", as_cfunction(conn_statement<kExecute>), METH_FASTCALL | METH_KEYWORDS,
-     AR_TEXT_SIGNATURE("execute($self, sql, parameters=<unrepresentable>, /)")
-     "Executes an SQL statement on a new cursor, and returns the cursor (agent-run: traced)."},
-    {"executemany", as_cfunction(conn_statement<kExecuteMany>), METH_FASTCALL | METH_KEYWORDS,
-     AR_TEXT_SIGNATURE("executemany($self, sql, parameters, /)")
-     "Repeatedly executes an SQL statement on a new cursor, and returns the cursor (agent-run: traced)."},
-    {"executescript", as_cfunction(conn_statement<kExecuteScript>), METH_FASTCALL | METH_KEYWORDS,
-     AR_TEXT_SIGNATURE("executescript($self, sql_script, /)")
-     "Executes multiple SQL statements at once on a new cursor, and returns the cursor (agent-run: traced)."},
+    AR_TRACED_METHOD("cursor", conn_cursor, "($self, /, factory=<unrepresentable>)",
+                     "Return a cursor for the connection (agent-run: its statements are traced)."),
+    AR_TRACED_METHOD("execute", conn_statement<kExecute>, "($self, sql, parameters=<unrepresentable>, /)",
+                     "Executes an SQL statement on a new cursor, and returns the cursor (agent-run: traced)."),
+    AR_TRACED_METHOD("executemany", conn_statement<kExecuteMany>, "($self, sql, parameters, /)",
+                     "Repeatedly executes an SQL statement on a new cursor, and returns the cursor (agent-run: traced)."),
+    AR_TRACED_METHOD("executescript", conn_statement<kExecuteScript>, "($self, sql_script, /)",
+                     "Executes multiple SQL statements at once on a new cursor, and returns the cursor (agent-run: "
+                     "traced)."),
 };
 
 PyMethodDef g_cursor_methods[] = {
-    {"execute", as_cfunction(cursor_statement<kExecute>), METH_FASTCALL | METH_KEYWORDS,
-     AR_TEXT_SIGNATURE("execute($self, sql, parameters=(), /)") "Executes an SQL statement (agent-run: traced)."},
-    {"executemany", as_cfunction(cursor_statement<kExecuteMany>), METH_FASTCALL | METH_KEYWORDS,
-     AR_TEXT_SIGNATURE("executemany($self, sql, seq_of_parameters, /)")
-     "Repeatedly executes an SQL statement (agent-run: traced)."},
-    {"executescript", as_cfunction(cursor_statement<kExecuteScript>), METH_FASTCALL | METH_KEYWORDS,
-     AR_TEXT_SIGNATURE("executescript($self, sql_script, /)")
-     "Executes multiple SQL statements at once (agent-run: traced)."},
+    AR_TRACED_METHOD("execute", cursor_statement<kExecute>, "($self, sql, parameters=(), /)",
+                     "Executes an SQL statement (agent-run: traced)."),
+    AR_TRACED_METHOD("executemany", cursor_statement<kExecuteMany>, "($self, sql, seq_of_parameters, /)",
+                     "Repeatedly executes an SQL statement (agent-run: traced)."),
+    AR_TRACED_METHOD("executescript", cursor_statement<kExecuteScript>, "($self, sql_script, /)",
+                     "Executes multiple SQL statements at once (agent-run: traced)."),
 };
+
+#undef AR_TRACED_METHOD
 
 // Puts `defs` into `type`'s dict as method descriptors.
 template <size_t N>

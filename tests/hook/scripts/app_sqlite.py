@@ -81,6 +81,9 @@ def signature_of(method):
 plain = sqlite3.Connection(":memory:")
 same_signatures = [signature_of(getattr(conn, n)) == signature_of(getattr(plain, n))
                    for n in ("cursor", "execute", "executemany", "executescript")]
+plain_cursor = sqlite3.Cursor(plain)
+same_signatures += [signature_of(getattr(cur, n)) == signature_of(getattr(plain_cursor, n))
+                    for n in ("execute", "executemany", "executescript")]
 plain.close()
 
 
