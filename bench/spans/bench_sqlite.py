@@ -5,9 +5,10 @@ Run under agent-run so that spans go to the collector and the local store:
 (without agent-run it puts the staged bootstrap on sys.path itself and the
 spans are dropped at the sink, which measures recording without export).
 
-The traced call goes through the hook core's native wrapper with the span
-pipeline's native SQL handler (_hook.sql_span_handler): the span is made,
-sanitized (cached), encoded and buffered natively; the flusher thread ships it.
+The traced call is the traced cursor class's own native execute
+(src/hook/spans/sqlite_connection.cpp), which traces by the rules of the
+sqlite3 plugin's statement wrapper: the span is made, sanitized (cached),
+encoded and buffered natively; the flusher thread ships it.
 Prints one JSON line: ns per call bare and traced, the difference, the ratio;
 under agent-run also ns per `conn.execute(sql).fetchone()` (the lookups an
 app does) bare, on a traced connection, and on a proxied one (a connection
