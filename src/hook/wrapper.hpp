@@ -112,13 +112,13 @@ void run_contained(WrapperObject* w, const char* where, F&& f) {
 
 // For native code that does a wrapper's whole job itself, without a Handler
 // (the traced sqlite3 statements, spans/sqlite_connection.cpp), under the
-// wrapper's rules: false when the call is to be forwarded untraced (the
-// plugin unplugged, or agent code running on this thread); true when it is
-// traced, and then it is counted here.
+// wrapper's rules: counted as invoke() counts (while the plugin is active,
+// calls from agent code too); false when the call is to be forwarded
+// untraced (the plugin unplugged, or agent code running on this thread).
 inline bool direct_call_traced(WrapperObject* w) {
-  if (agent_depth > 0 || !w->core->is_active()) return false;
+  if (!w->core->is_active()) return false;
   ++w->op->calls;
-  return true;
+  return agent_depth == 0;
 }
 
 inline PyObject* invoke(WrapperObject* w, PyObject* callable, PyObject* instance, bool self_in_args,
