@@ -7,7 +7,7 @@ namespace agent_run::hook {
 
 PyTypeObject HandlerType = {PyVarObject_HEAD_INIT(nullptr, 0)};
 
-PyObject* CallContext::kwarg(const char* name) const {
+PyObject* keyword_argument(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames, const char* name) {
   if (kwnames == nullptr || args == nullptr) return nullptr;
   Py_ssize_t n = PyTuple_GET_SIZE(kwnames);
   for (Py_ssize_t i = 0; i < n; ++i) {

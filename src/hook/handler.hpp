@@ -56,6 +56,9 @@ enum class Finish : uint8_t {
   Closed = 2,    // a generator/coroutine closed, or dropped, before its end
 };
 
+// The keyword argument `name` of a vectorcall's arguments (borrowed), or null.
+PyObject* keyword_argument(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames, const char* name);
+
 struct CallContext {
   // Valid during before() only: borrowed from the caller.
   PyObject* const* args = nullptr;  // positional arguments, self excluded
@@ -77,7 +80,7 @@ struct CallContext {
   uintptr_t data[4] = {0, 0, 0, 0};
 
   PyObject* arg(Py_ssize_t i) const { return i < nargs ? args[i] : nullptr; }
-  PyObject* kwarg(const char* name) const;  // borrowed, or null; only in before()
+  PyObject* kwarg(const char* name) const { return keyword_argument(args, nargs, kwnames, name); }  // only in before()
 };
 
 class Handler {

@@ -16,9 +16,7 @@ class SqlSpanHandler final : public hook::Handler {
   explicit SqlSpanHandler(std::string db_system) : db_system_(std::move(db_system)) {}
 
   int before(hook::CallContext& ctx) override {
-    PyObject* sql = ctx.arg(0);
-    if (sql == nullptr) sql = ctx.kwarg("sql");
-    if (sql != nullptr && PyUnicode_Check(sql)) {
+    if (PyObject* sql = sql_statement_argument(ctx.args, ctx.nargs, ctx.kwnames)) {
       Py_INCREF(sql);
       ctx.state = sql;  // released by the core after the call
     }
@@ -60,6 +58,11 @@ PyMethodDef db_functions[] = {
 };
 
 }  // namespace
+
+PyObject* sql_statement_argument(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  PyObject* sql = nargs > 0 ? args[0] : hook::keyword_argument(args, nargs, kwnames, "sql");
+  return sql != nullptr && PyUnicode_Check(sql) ? sql : nullptr;
+}
 
 const std::string* sql_handler_db_system(const hook::Handler* h) {
   auto* sql = dynamic_cast<const SqlSpanHandler*>(h);

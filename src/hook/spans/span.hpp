@@ -133,6 +133,9 @@ struct ClientSpan {
 // The native handler for DB-API calls (db_handler.cpp, built into the hook
 // module only): adds _hook.sql_span_handler(db_system) -> a _hook.Handler.
 int add_db_handler_functions(PyObject* module);
+// A DB-API statement call's SQL text: its first argument, or sql=, when a
+// str (borrowed from the caller's arguments), else null.
+PyObject* sql_statement_argument(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames);
 // The db.system of a handler sql_span_handler() made (owned by the
 // handler), or null for any other handler.
 const std::string* sql_handler_db_system(const hook::Handler* h);

@@ -126,17 +126,6 @@ PyObject* conn_cursor(PyObject* self, PyObject* const* args, Py_ssize_t nargs, P
   return proxy;
 }
 
-// The statement's text as the sql span handler reads it: the first
-// argument, or sql= (borrowed from the caller, alive until it returns).
-PyObject* statement_text(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
-  if (nargs > 0) return args[0];
-  if (kwnames == nullptr) return nullptr;
-  for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(kwnames); ++i) {
-    if (PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, i), "sql") == 0) return args[nargs + i];
-  }
-  return nullptr;
-}
-
 // cursor.<statement>(...) on a traced cursor, traced as its wrapper would.
 PyObject* run_statement(Statement which, PyObject* cursor, PyObject* const* args, Py_ssize_t nargs,
                         PyObject* kwnames) {
@@ -146,7 +135,7 @@ PyObject* run_statement(Statement which, PyObject* cursor, PyObject* const* args
     return call_with_first(wrapper, cursor, args, nargs, kwnames);  // another handler: the wrapper's own path
   const Original& original = g_types.originals[which];
   if (!hook::direct_call_traced(w)) return original.call(cursor, args, nargs, kwnames);
-  PyObject* sql = statement_text(args, nargs, kwnames);
+  PyObject* sql = sql_statement_argument(args, nargs, kwnames);  // alive until the caller's call returns
   ClientSpan span;
   span.begin();
   PyObject* result = original.call(cursor, args, nargs, kwnames);
@@ -161,7 +150,7 @@ PyObject* run_statement(Statement which, PyObject* cursor, PyObject* const* args
   }
   const char* system = g_types.db_system[which]->c_str();
   hook::run_contained(w, "after", [&] {
-    span.finish_db(system, sql != nullptr && PyUnicode_Check(sql) ? sql : nullptr, exc, end);
+    span.finish_db(system, sql, exc, end);
     return 0;
   });
   return result;
