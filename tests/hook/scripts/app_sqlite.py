@@ -46,6 +46,10 @@ copy = connect(":memory:")
 conn.backup(copy)
 print(copy.execute("select count(*) from t").fetchone()[0])
 copy.close()
+# A method that takes its defining class on 3.11+ (sqlite3's module state is
+# found through it): left to inheritance, and working.
+conn.create_function("twice", 1, lambda x: 2 * x)
+print(tuple(conn.execute("select twice(21)").fetchone()))
 
 
 def spans_ended():
@@ -87,6 +91,19 @@ same_signatures += [signature_of(getattr(cur, n)) == signature_of(getattr(plain_
 plain.close()
 
 
+def own_descriptor(obj, name):
+    """True when obj's class has a method descriptor of its own for `name`,
+    of that class: the specializing interpreter's fast paths (3.11+) take
+    only such calls."""
+    d = type(obj).__dict__.get(name)
+    return d is not None and getattr(d, "__objclass__", None) is type(obj)
+
+
+# The methods the traced classes inherit, as descriptors of their own.
+own_descriptors = [own_descriptor(cur, n) for n in ("fetchone", "fetchmany", "fetchall", "close")]
+own_descriptors += [own_descriptor(conn, n) for n in ("close", "interrupt", "iterdump")]
+
+
 # Classes of the app's own stay the app's own.
 class MyConnection(sqlite3.Connection):
     pass
@@ -117,7 +134,7 @@ if report:
             "cursor_is_a_subclass": type(cur).__mro__[1] is sqlite3.Cursor,
             "own_types": [type(mine).__name__, type(my_cursor).__name__],
             "spans_per_statement": per_statement, "spans_per_statement_own": per_statement_own,
-            "same_signatures": same_signatures,
+            "same_signatures": same_signatures, "own_descriptors": own_descriptors,
             "modules": sorted(m for m in sys.modules if m.startswith("_agent_run"))}
     inst = sys.modules.get("_agent_run.instrumentation")
     if inst is None and "_agent_run_boot" in sys.modules:
