@@ -59,6 +59,21 @@ def per_statement_ns(conn):
     return best_ns(loop)
 
 
+def interleaved_best(measure, objects):
+    """measure(obj) for each of objects ({label: obj}, "bare" among them),
+    interleaved twice: the best ns of each, and each one's added ns over bare."""
+    best = {}
+    for _ in range(2):
+        for k, o in objects.items():
+            ns = measure(o)
+            best[k] = min(best.get(k, ns), ns)
+    out = {k: round(v, 1) for k, v in best.items()}
+    for k in objects:
+        if k != "bare":
+            out["added_ns_" + k] = round(best[k] - best["bare"], 1)
+    return out
+
+
 def fetchone_ns(cursor):
     """ns per `cursor.fetchone()` on an exhausted cursor: a method call and
     nothing else, as the interpreter makes it."""
@@ -75,15 +90,8 @@ def method_call_pattern():
     interleaved: the traced cursor class has its own descriptors of the
     methods it inherits, so that 3.11+ specializes the calls as on a bare
     cursor (without them: 13-17 ns more per call, half as much again)."""
-    cursors = {"bare": sqlite3.Connection(":memory:").cursor(), "traced": sqlite3.connect(":memory:").cursor()}
-    best = {}
-    for _ in range(2):
-        for k, c in cursors.items():
-            ns = fetchone_ns(c)
-            best[k] = min(best.get(k, ns), ns)
-    out = {k: round(v, 1) for k, v in best.items()}
-    out["added_ns_traced"] = round(best["traced"] - best["bare"], 1)
-    return out
+    return interleaved_best(fetchone_ns, {"bare": sqlite3.Connection(":memory:").cursor(),
+                                          "traced": sqlite3.connect(":memory:").cursor()})
 
 
 class AppConnection(sqlite3.Connection):
@@ -94,17 +102,9 @@ def app_pattern():
     """conn.execute(sql).fetchone() on a bare connection, on what connect()
     gives under agent-run (a traced subclass), and on a connection of a class
     of the app's own (proxied), interleaved."""
-    conns = {"bare": sqlite3.Connection(":memory:"), "traced": sqlite3.connect(":memory:"),
-             "traced_proxied": sqlite3.connect(":memory:", factory=AppConnection)}
-    best = {}
-    for _ in range(2):
-        for k, c in conns.items():
-            ns = per_statement_ns(c)
-            best[k] = min(best.get(k, ns), ns)
-    out = {k: round(v, 1) for k, v in best.items()}
-    for k in ("traced", "traced_proxied"):
-        out["added_ns_" + k] = round(best[k] - best["bare"], 1)
-    return out
+    return interleaved_best(per_statement_ns, {
+        "bare": sqlite3.Connection(":memory:"), "traced": sqlite3.connect(":memory:"),
+        "traced_proxied": sqlite3.connect(":memory:", factory=AppConnection)})
 
 
 def main():
