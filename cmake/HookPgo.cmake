@@ -10,9 +10,9 @@
 #    module, which writes the profile (build/pgo/<tag>/profile);
 # 3. <prefix>_<tag>, the module that ships, compiled with -fprofile-use:
 #    the code a request runs laid out contiguously, errors and set-up
-#    apart (measured on the hook module, in a gunicorn worker under
-#    callgrind: 14 % fewer of its instructions and 20 % fewer of its
-#    first-level instruction-cache misses per request).
+#    apart (in a gunicorn worker under callgrind, per request, the hook
+#    module's own code: 6 % fewer instructions and 7 % fewer first-level
+#    instruction-cache misses; docs/benchmarks.md).
 # The two builds name their profile files alike (-fprofile-prefix-path cuts
 # each one's object directory), so the profile of one serves the other. A
 # training that fails leaves no profile: the module is then built as without
