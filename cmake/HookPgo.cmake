@@ -44,12 +44,12 @@ function(agent_run_hook_pgo prefix module_name bootstrap_subdir)
       "-fprofile-prefix-path=${CMAKE_CURRENT_BINARY_DIR}/CMakeFiles/${_gen}.dir"
       -fno-profile-values -fprofile-update=single)
     target_link_options(${_gen} PRIVATE -fprofile-generate)
-    # The staged boot module is imported by the plugin machinery; the
-    # package's Python files are read from the source tree (-B: no bytecode
-    # written there).
     # An empty header, touched by each training and included by every
     # source of the shipped module: a new profile recompiles them.
     set(_stamp "${_dir}/trained.h")
+    # The training imports the staged boot module (the plugin machinery
+    # does) and the package's Python files from the source tree (-B: no
+    # bytecode written there).
     add_custom_command(OUTPUT "${_stamp}"
       COMMAND ${CMAKE_COMMAND} -E rm -rf "${_profile}"
       COMMAND "${_exe}" -I -B "${ARG_TRAINING}" "${_dir}/bootstrap" "${CMAKE_SOURCE_DIR}/bootstrap"
