@@ -9,7 +9,7 @@
 // checks in C (Connection.backup's target) pass. The traced classes also get
 // their own descriptors of the methods they inherit (rebind_inherited_methods),
 // so that CPython's specializing interpreter keeps every other call
-// (fetchone, fetchall, commit) on the fast paths it takes for sqlite3's own
+// (fetchone, fetchall, close) on the fast paths it takes for sqlite3's own
 // classes.
 //
 // What this file adds to the traced Connection class, as real method
