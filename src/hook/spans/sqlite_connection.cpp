@@ -51,6 +51,20 @@ namespace {
 enum Statement { kExecute, kExecuteMany, kExecuteScript, kStatements };
 const char* const kStatementNames[kStatements] = {"execute", "executemany", "executescript"};
 
+// The definition of a method descriptor of an instance method that takes
+// only self and its arguments, or null: not a method descriptor, a class or
+// static method, or one that also takes its defining class (METH_METHOD,
+// 3.9+: sqlite3 finds its module state through it).
+PyMethodDef* instance_method_def(PyObject* d) {
+  if (Py_TYPE(d) != &PyMethodDescr_Type) return nullptr;
+  PyMethodDef* m = reinterpret_cast<PyMethodDescrObject*>(d)->d_method;
+  int excluded = METH_CLASS | METH_STATIC;
+#ifdef METH_METHOD
+  excluded |= METH_METHOD;
+#endif
+  return (m->ml_flags & excluded) ? nullptr : m;
+}
+
 // A method of sqlite3's Connection or Cursor, as the traced classes call it:
 // its C function directly when it takes FASTCALL arguments (3.10+), with
 // self (a traced connection or cursor: of the method's class) and the
@@ -63,16 +77,11 @@ struct Original {
   void set(PyObject* d, PyTypeObject* self_type) {
     descr = d;
     direct = nullptr;
-    if (Py_TYPE(d) != &PyMethodDescr_Type) return;
-    auto* md = reinterpret_cast<PyMethodDescrObject*>(d);
-    PyMethodDef* m = md->d_method;
+    PyMethodDef* m = instance_method_def(d);
+    if (m == nullptr) return;
     int convention = m->ml_flags & (METH_VARARGS | METH_FASTCALL | METH_NOARGS | METH_O | METH_KEYWORDS);
     if (convention != METH_FASTCALL && convention != (METH_FASTCALL | METH_KEYWORDS)) return;
-    if (m->ml_flags & (METH_CLASS | METH_STATIC)) return;
-#ifdef METH_METHOD
-    if (m->ml_flags & METH_METHOD) return;  // takes the defining class too (3.9+)
-#endif
-    if (PyType_IsSubtype(self_type, PyDescr_TYPE(md))) direct = m;
+    if (PyType_IsSubtype(self_type, PyDescr_TYPE(reinterpret_cast<PyMethodDescrObject*>(d)))) direct = m;
   }
 
   PyObject* call(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) const;
@@ -241,20 +250,15 @@ int add_methods(PyObject* type, PyMethodDef (&defs)[N]) {
 // a traced cursor took half as long again as on a bare one). Methods that
 // take their defining class (METH_METHOD: sqlite3's module state is found
 // through it), class and static methods, and names the traced class defines
-// itself are left to inheritance.
+// itself are left to inheritance (instance_method_def).
 int rebind_inherited_methods(PyTypeObject* type) {
   if (type->tp_base == &PyBaseObject_Type) return 0;  // nothing of sqlite3's to rebind
   PyObject* base_dict = type->tp_base->tp_dict;
   PyObject *name, *value;
   Py_ssize_t pos = 0;
   while (PyDict_Next(base_dict, &pos, &name, &value)) {
-    if (Py_TYPE(value) != &PyMethodDescr_Type) continue;
-    PyMethodDef* def = reinterpret_cast<PyMethodDescrObject*>(value)->d_method;
-    int excluded = METH_CLASS | METH_STATIC;
-#ifdef METH_METHOD
-    excluded |= METH_METHOD;
-#endif
-    if (def->ml_flags & excluded) continue;
+    PyMethodDef* def = instance_method_def(value);
+    if (def == nullptr) continue;
     int own = PyDict_Contains(type->tp_dict, name);
     if (own != 0) {
       if (own < 0) return -1;
