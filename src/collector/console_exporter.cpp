@@ -45,9 +45,10 @@ class ConsoleExporter : public Exporter {
   void export_batch(SpanBatch&& batch) override {
     std::string out;
     static const uint8_t zero[8] = {};
-    for (size_t i = 0; i < batch.spans.size(); ++i) {
-      const wire::Span& s = batch.spans[i];
-      const ResourceInfo& r = *batch.resources[batch.resource_of[i]];
+    wire::Span s;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      batch.decode(i, s);
+      const ResourceInfo& r = *batch.resources[batch.resource_of(i)];
       double ms = s.end_unix_nano >= s.start_unix_nano ? double(s.end_unix_nano - s.start_unix_nano) / 1e6 : 0.0;
       fmt::format_to(std::back_inserter(out), "span {} [{} pid {}] {} {:.3f} ms trace=", s.name, r.service_name, r.pid,
                      kind_name(s.kind), ms);

@@ -98,10 +98,7 @@ void merge_into(SpanBatch& a, SpanBatch&& b) {
     if (idx == a.resources.size()) a.resources.push_back(b.resources[r]);
     remap[r] = idx;
   }
-  for (size_t i = 0; i < b.spans.size(); ++i) {
-    a.spans.push_back(std::move(b.spans[i]));
-    a.resource_of.push_back(remap[b.resource_of[i]]);
-  }
+  for (size_t i = 0; i < b.size(); ++i) a.add_from(remap[b.resource_of(i)], b, i);
 }
 
 class OtlpHttpExporter : public Exporter {

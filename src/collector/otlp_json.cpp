@@ -70,7 +70,9 @@ class Writer {
     for (size_t i = 0; i < n; ++i) std::memcpy(p + 2 * i, kHexPairs.pairs[b[i]], 2);
     len_ += 2 * n;
   }
-  void string(const std::string& v);
+  void string(const char* p, size_t n);
+  inline void string(const std::string& v) { string(v.data(), v.size()); }
+  inline void string(const wire::StringRef& v) { string(v.data, v.size); }
   __attribute__((noinline)) void escaped_string(const char* p, size_t n);
 
  private:
@@ -102,9 +104,7 @@ inline uint64_t escape_bits(uint64_t w) {
   return control | ((q - ones) & ~q & high) | ((b - ones) & ~b & high);
 }
 
-void Writer::string(const std::string& v) {
-  const char* p = v.data();
-  const size_t n = v.size();
+void Writer::string(const char* p, size_t n) {
   if (__builtin_expect(any_byte_bits(p, n, escape_bits) == 0, 1)) {  // the common case
     char* out = need(n + 2);
     out[0] = '"';
@@ -149,20 +149,21 @@ inline void u64_string(Writer& w, uint64_t v) {
   w.put('"');
 }
 
-void value(Writer& w, const wire::AttributeValue& v) {
-  switch (v.index()) {
-    case 0:
+void value(Writer& w, const wire::AttributeRef& a) {
+  switch (a.type) {
+    case wire::ValueType::String:
       w.lit("{\"stringValue\":");
-      w.string(std::get<std::string>(v));
+      w.string(a.string);
       w.put('}');
       break;
-    case 1:
+    case wire::ValueType::Int:
       w.lit("{\"intValue\":\"");
-      w.integer(std::get<int64_t>(v));
+      w.integer(int64_t(a.bits));
       w.lit("\"}");
       break;
-    case 2: {
-      double d = std::get<double>(v);
+    case wire::ValueType::Double: {
+      double d;
+      std::memcpy(&d, &a.bits, 8);
       w.lit("{\"doubleValue\":");
       if (std::isnan(d)) {
         w.lit("\"NaN\"");
@@ -179,8 +180,8 @@ void value(Writer& w, const wire::AttributeValue& v) {
       w.put('}');
       break;
     }
-    default:
-      if (std::get<bool>(v))
+    case wire::ValueType::Bool:
+      if (a.bits)
         w.lit("{\"boolValue\":true}");
       else
         w.lit("{\"boolValue\":false}");
@@ -188,20 +189,21 @@ void value(Writer& w, const wire::AttributeValue& v) {
   }
 }
 
-void attributes(Writer& w, const std::vector<wire::Attribute>& attrs) {
+void attributes(Writer& w, wire::AttributeCursor c) {
   w.lit("\"attributes\":[");
-  for (size_t i = 0; i < attrs.size(); ++i) {
-    if (i) w.put(',');
+  wire::AttributeRef a;
+  for (bool first = true; c.next(a); first = false) {
+    if (!first) w.put(',');
     w.lit("{\"key\":");
-    w.string(attrs[i].key);
+    w.string(a.key);
     w.lit(",\"value\":");
-    value(w, attrs[i].value);
+    value(w, a);
     w.put('}');
   }
   w.put(']');
 }
 
-void span(Writer& w, const wire::Span& s) {
+void span(Writer& w, const wire::SpanRecord& s) {
   static const uint8_t zero[8] = {};
   w.lit("{\"traceId\":\"");
   w.hex(s.trace_id, 16);
@@ -224,16 +226,17 @@ void span(Writer& w, const wire::Span& s) {
   w.lit(",\"endTimeUnixNano\":");
   u64_string(w, s.end_unix_nano);
   w.put(',');
-  attributes(w, s.attributes);
+  attributes(w, s.attribute_cursor());
   if (s.dropped_attributes_count) {
     w.lit(",\"droppedAttributesCount\":");
     w.integer(s.dropped_attributes_count);
   }
-  if (!s.events.empty()) {
+  if (s.event_count != 0) {
     w.lit(",\"events\":[");
-    for (size_t i = 0; i < s.events.size(); ++i) {
-      const wire::Event& e = s.events[i];
-      if (i) w.put(',');
+    wire::EventCursor events = s.event_cursor();
+    wire::EventRef e;
+    for (bool first = true; events.next(e); first = false) {
+      if (!first) w.put(',');
       w.lit("{\"timeUnixNano\":");
       u64_string(w, e.time_unix_nano);
       w.lit(",\"name\":");
@@ -246,7 +249,7 @@ void span(Writer& w, const wire::Span& s) {
   }
   w.lit(",\"status\":{\"code\":");
   w.put(char('0' + int(s.status_code)));
-  if (!s.status_message.empty()) {
+  if (s.status_message.size != 0) {
     w.lit(",\"message\":");
     w.string(s.status_message);
   }
@@ -296,7 +299,7 @@ void otlp_json_line(const SpanBatch& batch, Writer& w) {
     for (uint32_t i : groups[r]) {
       if (!first) w.put(',');
       first = false;
-      span(w, batch.spans[i]);
+      span(w, batch.record(i));
     }
     w.lit("]}]}");
   }

@@ -48,6 +48,7 @@ std::string encode_otlp_request(const SpanBatch& batch) {
       opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest>(&arena);
   static const uint8_t zero[8] = {};
   auto groups = batch.by_resource();
+  wire::Span s;  // each span decoded in turn, its buffers reused
   for (size_t r = 0; r < groups.size(); ++r) {
     if (groups[r].empty()) continue;
     const ResourceInfo& info = *batch.resources[r];
@@ -65,7 +66,7 @@ std::string encode_otlp_request(const SpanBatch& batch) {
     ss->mutable_scope()->set_version(agent_run::kVersion);
     ss->mutable_spans()->Reserve(int(groups[r].size()));
     for (uint32_t i : groups[r]) {
-      const wire::Span& s = batch.spans[i];
+      batch.decode(i, s);
       trace::Span* p = ss->add_spans();
       p->set_trace_id(s.trace_id, 16);
       p->set_span_id(s.span_id, 8);

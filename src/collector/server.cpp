@@ -41,6 +41,28 @@ void sanitize_span(wire::Span& s, uint64_t& count) {
     }
   }
 }
+
+inline bool valid_utf8(const wire::StringRef& s) {
+  return is_ascii(s.data, s.size) || is_valid_utf8(s.data, s.size);
+}
+
+bool valid_utf8(wire::AttributeCursor c) {
+  wire::AttributeRef a;
+  while (c.next(a))
+    if (!valid_utf8(a.key) || (a.type == wire::ValueType::String && !valid_utf8(a.string))) return false;
+  return true;
+}
+
+// Whether every string of a record is valid UTF-8, as the exporters need
+// (nearly always: ASCII).
+bool valid_utf8(const wire::SpanRecord& r) {
+  if (!valid_utf8(r.name) || !valid_utf8(r.status_message) || !valid_utf8(r.attribute_cursor())) return false;
+  wire::EventCursor events = r.event_cursor();
+  wire::EventRef e;
+  while (events.next(e))
+    if (!valid_utf8(e.name) || !valid_utf8(e.attributes)) return false;
+  return true;
+}
 }  // namespace
 
 struct Server::Conn {
@@ -231,17 +253,22 @@ bool Server::handle_message(Conn* c, wire::MessageType type, const uint8_t* p, u
         reject(c, wire::DecodeError::Ok, "SPANS before HELLO");
         return false;
       }
-      size_t mark = store_->mark();
+      const SpanStore::Mark mark = store_->mark();
       // The payload starts with its span count; no more than the payload
-      // can hold is reserved whatever it says (the decoder validates it).
-      if (len >= 4) store_->reserve(std::min<size_t>(uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 |
-                                                           uint32_t(p[3]) << 24, len / 64));
+      // can hold is reserved whatever it says (the walk checks it).
+      if (len >= 4) store_->reserve(std::min<size_t>(wire::detail::load_u32(p), len / 64), len);
       uint64_t n = 0;
-      wire::DecodeError e = wire::decode_spans_payload(p, len, scratch_, [&](const wire::Span&) {
-        sanitize_span(scratch_, stats_.sanitized_strings);
-        store_->add(c->resource, scratch_);
-        ++n;
-      });
+      wire::DecodeError e = wire::walk_spans_payload(
+          p, len, [&](const uint8_t* record, size_t size, const wire::SpanRecord& r) {
+            if (__builtin_expect(valid_utf8(r), 1)) {
+              store_->add(c->resource, record, r, size);
+            } else {  // rare: decoded, invalid sequences replaced, encoded again
+              wire::copy_span(r, scratch_);
+              sanitize_span(scratch_, stats_.sanitized_strings);
+              store_->add(c->resource, scratch_);
+            }
+            ++n;
+          });
       if (e != wire::DecodeError::Ok) {
         store_->rollback(mark);
         reject(c, e, "SPANS");

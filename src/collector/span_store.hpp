@@ -2,6 +2,7 @@
 // Batching between the socket server and the exporters: spans are collected
 // into a batch that is handed to every exporter when it reaches
 // batch_max_spans or is batch_max_delay_ms old (and at drain).
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -14,19 +15,28 @@ class SpanStore {
  public:
   SpanStore(std::vector<std::unique_ptr<Exporter>>* exporters, uint32_t max_spans, uint32_t max_delay_ms);
 
-  // Adds a span sent by `resource`. `span` is moved into the batch and
-  // replaced by a recycled one (whose strings and vectors keep their
-  // capacity), so the decoder's next span allocates nothing in the common case.
-  void add(const std::shared_ptr<const ResourceInfo>& resource, wire::Span& span);
+  // Adds a span sent by `resource`: its wire record (`size` bytes at
+  // `data`), as wire::parse_span_record accepted it, copied into the batch.
+  void add(const std::shared_ptr<const ResourceInfo>& resource, const uint8_t* data, const wire::SpanRecord& record,
+           size_t size);
+  // Adds a span the collector decoded and changed (encoded again).
+  void add(const std::shared_ptr<const ResourceInfo>& resource, const wire::Span& span);
   // Marks and rolls back a group of adds (a message found malformed midway).
-  size_t mark() const { return batch_.spans.size(); }
-  // Room for n more spans (a message says how many it brings): one message
-  // of a flusher can hold thousands, added before maybe_flush.
-  void reserve(size_t n) {
-    batch_.spans.reserve(batch_.spans.size() + n);
-    batch_.resource_of.reserve(batch_.resource_of.size() + n);
+  struct Mark {
+    size_t spans;
+    size_t bytes;
+  };
+  Mark mark() const { return Mark{batch_.refs.size(), batch_.records.size()}; }
+  // Room for a message's records: `spans` of `bytes` in all (one message of
+  // a flusher can hold thousands, added before maybe_flush).
+  void reserve(size_t spans, size_t bytes) {
+    // Doubling: many small messages may make one batch (vector::reserve
+    // gives exactly what it is asked; std::string's doubles by itself).
+    const size_t need = batch_.refs.size() + spans;
+    if (need > batch_.refs.capacity()) batch_.refs.reserve(std::max(need, 2 * batch_.refs.capacity()));
+    batch_.records.reserve(batch_.records.size() + bytes);
   }
-  void rollback(size_t mark);
+  void rollback(Mark mark);
   // Hands the batch over when it is full (call between messages).
   void maybe_flush();
   // Hands the batch over when it is old enough.
@@ -44,7 +54,8 @@ class SpanStore {
   const ResourceInfo* last_resource_ = nullptr;
   uint32_t last_index_ = 0;
   uint64_t spans_added_ = 0;
-  std::vector<wire::Span> pool_;  // spans an exporter gave back, for reuse
+
+  uint32_t resource_index(const std::shared_ptr<const ResourceInfo>& resource);
 };
 
 }  // namespace agent_run::collector

@@ -23,7 +23,9 @@ const char* to_string(DecodeError e) {
 
 namespace {
 
-enum ValueTag : uint8_t { kString = 1, kInt = 2, kDouble = 3, kBool = 4 };
+// The attribute value tags (ValueType).
+constexpr uint8_t kString = uint8_t(ValueType::String), kInt = uint8_t(ValueType::Int),
+                  kDouble = uint8_t(ValueType::Double), kBool = uint8_t(ValueType::Bool);
 
 inline size_t clamp_len(size_t n) { return n > kMaxString ? kMaxString : n; }
 
@@ -107,13 +109,7 @@ struct Reader {
   bool u8(uint8_t& v) { if (left() < 1) return false; v = *p++; return true; }
   bool u16(uint16_t& v) { if (left() < 2) return false; v = uint16_t(p[0] | (p[1] << 8)); p += 2; return true; }
   bool u32(uint32_t& v) { if (left() < 4) return false; v = detail::load_u32(p); p += 4; return true; }
-  bool u64(uint64_t& v) {
-    if (left() < 8) return false;
-    v = 0;
-    for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
-    p += 8;
-    return true;
-  }
+  bool u64(uint64_t& v) { if (left() < 8) return false; v = detail::load_u64(p); p += 8; return true; }
   bool bytes(uint8_t* out, size_t n) { if (left() < n) return false; std::memcpy(out, p, n); p += n; return true; }
 };
 
@@ -130,44 +126,43 @@ DecodeError read_str(Reader& r, std::string& out) {
   return DecodeError::Ok;
 }
 
-// `count` attributes into out[first...] (out is resized to first + count).
-DecodeError read_attr_list(Reader& r, uint32_t count, std::vector<Attribute>& out, size_t first) {
+// The checks of decode_span, without copying: a string's length against the
+// limit and the bytes left; every attribute's tag and value.
+DecodeError check_str(Reader& r, StringRef& out) {
+  uint32_t n;
+  if (!r.u32(n)) return DecodeError::Truncated;
+  if (n > kMaxString) return DecodeError::TooLarge;
+  if (n > r.left()) return DecodeError::Truncated;
+  out.data = reinterpret_cast<const char*>(r.p);
+  out.size = n;
+  r.p += n;
+  return DecodeError::Ok;
+}
+
+DecodeError check_attr_list(Reader& r, uint32_t count) {
   if (count > kMaxAttributes) return DecodeError::TooLarge;
   constexpr size_t kMinAttr = 4 + 1 + 1;  // empty key, tag, bool
   if (size_t(count) * kMinAttr > r.left()) return DecodeError::Truncated;
-  out.resize(first + count);
+  StringRef s;
   for (uint32_t i = 0; i < count; ++i) {
-    Attribute& a = out[first + i];
-    DecodeError e = read_str(r, a.key);
+    DecodeError e = check_str(r, s);
     if (e != DecodeError::Ok) return e;
     uint8_t tag;
     if (!r.u8(tag)) return DecodeError::Truncated;
     switch (tag) {
-      case kString: {
-        if (a.value.index() != 0) a.value = std::string();
-        e = read_str(r, std::get<std::string>(a.value));
+      case kString:
+        e = check_str(r, s);
         if (e != DecodeError::Ok) return e;
         break;
-      }
-      case kInt: {
-        uint64_t v;
-        if (!r.u64(v)) return DecodeError::Truncated;
-        a.value = int64_t(v);
+      case kInt:
+      case kDouble:
+        if (r.left() < 8) return DecodeError::Truncated;
+        r.p += 8;
         break;
-      }
-      case kDouble: {
-        uint64_t v;
-        if (!r.u64(v)) return DecodeError::Truncated;
-        double d;
-        std::memcpy(&d, &v, 8);
-        a.value = d;
-        break;
-      }
       case kBool: {
         uint8_t v;
         if (!r.u8(v)) return DecodeError::Truncated;
         if (v > 1) return DecodeError::BadValue;
-        a.value = v == 1;
         break;
       }
       default:
@@ -177,10 +172,36 @@ DecodeError read_attr_list(Reader& r, uint32_t count, std::vector<Attribute>& ou
   return DecodeError::Ok;
 }
 
-DecodeError read_attrs(Reader& r, std::vector<Attribute>& out) {
-  uint32_t count;
-  if (!r.u32(count)) return DecodeError::Truncated;
-  return read_attr_list(r, count, out, 0);
+// Checked attributes into out[first...] (out is resized to first + count).
+void copy_attrs(AttributeCursor c, std::vector<Attribute>& out, size_t first) {
+  out.resize(first + c.remaining());
+  AttributeRef ref;
+  for (size_t i = first; c.next(ref); ++i) {
+    Attribute& a = out[i];
+    // clear+append: into a reused string's capacity without assign's
+    // general replace.
+    a.key.clear();
+    a.key.append(ref.key.data, ref.key.size);
+    switch (ref.type) {
+      case ValueType::String:
+        if (a.value.index() != 0) a.value = std::string();
+        std::get<std::string>(a.value).clear();
+        std::get<std::string>(a.value).append(ref.string.data, ref.string.size);
+        break;
+      case ValueType::Int:
+        a.value = int64_t(ref.bits);
+        break;
+      case ValueType::Double: {
+        double d;
+        std::memcpy(&d, &ref.bits, 8);
+        a.value = d;
+        break;
+      }
+      case ValueType::Bool:
+        a.value = ref.bits == 1;
+        break;
+    }
+  }
 }
 
 }  // namespace
@@ -266,9 +287,11 @@ bool has_key(const EncodedAttributes& attrs, const char* key, size_t key_length)
 
 DecodeError decode_attributes(const uint8_t* data, size_t size, uint32_t count, std::vector<Attribute>& out) {
   Reader r{data, data + size};
-  DecodeError e = read_attr_list(r, count, out, out.size());
+  DecodeError e = check_attr_list(r, count);
   if (e != DecodeError::Ok) return e;
-  return r.left() == 0 ? DecodeError::Ok : DecodeError::BadValue;
+  if (r.left() != 0) return DecodeError::BadValue;
+  copy_attrs(AttributeCursor(data, count), out, out.size());
+  return DecodeError::Ok;
 }
 
 uint8_t* put_count(uint8_t* p, uint32_t count) { return put_u32(p, count); }
@@ -419,12 +442,31 @@ DecodeError decode_health(const uint8_t* data, size_t size, Health& out) {
   return r.left() ? DecodeError::TrailingBytes : DecodeError::Ok;
 }
 
-DecodeError decode_span(const uint8_t* data, size_t size, Span& s) {
+// ---- records checked in place -------------------------------------------------
+
+bool EventCursor::next(EventRef& e) {
+  if (left_ == 0) return false;
+  --left_;
+  e.time_unix_nano = detail::load_u64(p_);
+  uint32_t n = detail::load_u32(p_ + 8);
+  e.name = StringRef{reinterpret_cast<const char*>(p_ + 12), n};
+  p_ += 12 + n;
+  e.attributes = AttributeCursor(p_ + 4, detail::load_u32(p_));
+  AttributeCursor skip = e.attributes;
+  AttributeRef a;
+  while (skip.next(a)) {
+  }
+  p_ = skip.position();
+  return true;
+}
+
+DecodeError parse_span_record(const uint8_t* data, size_t size, SpanRecord& s) {
   Reader r{data, data + size};
   if (r.left() < kSpanHeadBytes) return DecodeError::Truncated;
-  r.bytes(s.trace_id, 16);
-  r.bytes(s.span_id, 8);
-  r.bytes(s.parent_span_id, 8);
+  s.trace_id = r.p;
+  s.span_id = r.p + 16;
+  s.parent_span_id = r.p + 24;
+  r.p += 32;
   uint8_t kind = 0, status = 0, reserved = 0;
   r.u8(s.trace_flags);
   r.u8(kind);
@@ -437,27 +479,88 @@ DecodeError decode_span(const uint8_t* data, size_t size, Span& s) {
   r.u64(s.start_unix_nano);
   r.u64(s.end_unix_nano);
   r.u32(s.dropped_attributes_count);
-  DecodeError e = read_str(r, s.name);
+  DecodeError e = check_str(r, s.name);
   if (e != DecodeError::Ok) return e;
-  e = read_str(r, s.status_message);
+  e = check_str(r, s.status_message);
   if (e != DecodeError::Ok) return e;
-  e = read_attrs(r, s.attributes);
+  if (!r.u32(s.attribute_count)) return DecodeError::Truncated;
+  s.attributes = r.p;
+  e = check_attr_list(r, s.attribute_count);
   if (e != DecodeError::Ok) return e;
-  uint32_t events;
-  if (!r.u32(events)) return DecodeError::Truncated;
-  if (events > kMaxEvents) return DecodeError::TooLarge;
+  if (!r.u32(s.event_count)) return DecodeError::Truncated;
+  if (s.event_count > kMaxEvents) return DecodeError::TooLarge;
   constexpr size_t kMinEvent = 8 + 4 + 4;
-  if (size_t(events) * kMinEvent > r.left()) return DecodeError::Truncated;
-  s.events.resize(events);
-  for (uint32_t i = 0; i < events; ++i) {
-    Event& ev = s.events[i];
-    if (!r.u64(ev.time_unix_nano)) return DecodeError::Truncated;
-    e = read_str(r, ev.name);
+  if (size_t(s.event_count) * kMinEvent > r.left()) return DecodeError::Truncated;
+  s.events = r.p;
+  for (uint32_t i = 0; i < s.event_count; ++i) {
+    uint64_t time;
+    if (!r.u64(time)) return DecodeError::Truncated;
+    StringRef name;
+    e = check_str(r, name);
     if (e != DecodeError::Ok) return e;
-    e = read_attrs(r, ev.attributes);
+    uint32_t count;
+    if (!r.u32(count)) return DecodeError::Truncated;
+    e = check_attr_list(r, count);
     if (e != DecodeError::Ok) return e;
   }
   return r.left() ? DecodeError::TrailingBytes : DecodeError::Ok;
+}
+
+SpanRecord checked_span_record(const uint8_t* data, uint32_t events_offset) {
+  SpanRecord s;
+  s.trace_id = data;
+  s.span_id = data + 16;
+  s.parent_span_id = data + 24;
+  s.trace_flags = data[32];
+  s.kind = SpanKind(data[33]);
+  s.status_code = StatusCode(data[34]);
+  s.start_unix_nano = detail::load_u64(data + 36);
+  s.end_unix_nano = detail::load_u64(data + 44);
+  s.dropped_attributes_count = detail::load_u32(data + 52);
+  const uint8_t* p = data + kSpanHeadBytes;
+  uint32_t n = detail::load_u32(p);
+  s.name = StringRef{reinterpret_cast<const char*>(p + 4), n};
+  p += 4 + n;
+  n = detail::load_u32(p);
+  s.status_message = StringRef{reinterpret_cast<const char*>(p + 4), n};
+  p += 4 + n;
+  s.attribute_count = detail::load_u32(p);
+  s.attributes = p + 4;
+  s.event_count = detail::load_u32(data + events_offset);
+  s.events = data + events_offset + 4;
+  return s;
+}
+
+void copy_span(const SpanRecord& rec, Span& s) {
+  std::memcpy(s.trace_id, rec.trace_id, 16);
+  std::memcpy(s.span_id, rec.span_id, 8);
+  std::memcpy(s.parent_span_id, rec.parent_span_id, 8);
+  s.trace_flags = rec.trace_flags;
+  s.kind = rec.kind;
+  s.status_code = rec.status_code;
+  s.start_unix_nano = rec.start_unix_nano;
+  s.end_unix_nano = rec.end_unix_nano;
+  s.dropped_attributes_count = rec.dropped_attributes_count;
+  s.name.assign(rec.name.data, rec.name.size);
+  s.status_message.assign(rec.status_message.data, rec.status_message.size);
+  copy_attrs(rec.attribute_cursor(), s.attributes, 0);
+  s.events.resize(rec.event_count);
+  EventCursor events = rec.event_cursor();
+  EventRef ref;
+  for (size_t i = 0; events.next(ref); ++i) {
+    Event& ev = s.events[i];
+    ev.time_unix_nano = ref.time_unix_nano;
+    ev.name.assign(ref.name.data, ref.name.size);
+    copy_attrs(ref.attributes, ev.attributes, 0);
+  }
+}
+
+DecodeError decode_span(const uint8_t* data, size_t size, Span& s) {
+  SpanRecord record;
+  DecodeError e = parse_span_record(data, size, record);
+  if (e != DecodeError::Ok) return e;
+  copy_span(record, s);
+  return DecodeError::Ok;
 }
 
 }  // namespace agent_run::wire

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -153,43 +154,169 @@ DecodeError decode_hello(const uint8_t* data, size_t size, Hello& out);
 DecodeError decode_stats(const uint8_t* data, size_t size, Stats& out);
 DecodeError decode_health(const uint8_t* data, size_t size, Health& out);
 DecodeError decode_span(const uint8_t* data, size_t size, Span& out);
+
+// A span record checked in place: every length, count, tag and enum of the
+// record validated as decode_span does, its fixed fields read out, its
+// strings and attributes left in the record's bytes (which must outlive it).
+// The collector keeps the records it checked and writes its output from
+// them; decode_span is parse_span_record then copy_span.
+struct StringRef {
+  const char* data = nullptr;
+  uint32_t size = 0;
+};
+enum class ValueType : uint8_t { String = 1, Int = 2, Double = 3, Bool = 4 };
+struct AttributeRef {
+  StringRef key;
+  ValueType type = ValueType::Bool;
+  StringRef string;   // ValueType::String
+  uint64_t bits = 0;  // Int (two's complement), Double (IEEE 754 bits), Bool (0 or 1)
+};
+// The attributes of a checked record (or of one of its events), in order.
+class AttributeCursor {
+ public:
+  AttributeCursor(const uint8_t* first, uint32_t count) : p_(first), left_(count) {}
+  inline bool next(AttributeRef& out);  // inline: the collector's JSON writer calls it per attribute
+  uint32_t remaining() const { return left_; }
+  const uint8_t* position() const { return p_; }  // after the last attribute once all are read
+
+ private:
+  const uint8_t* p_;
+  uint32_t left_;
+};
+struct EventRef {
+  uint64_t time_unix_nano = 0;
+  StringRef name;
+  AttributeCursor attributes{nullptr, 0};
+};
+class EventCursor {
+ public:
+  EventCursor(const uint8_t* first, uint32_t count) : p_(first), left_(count) {}
+  bool next(EventRef& out);
+
+ private:
+  const uint8_t* p_;
+  uint32_t left_;
+};
+struct SpanRecord {
+  const uint8_t* trace_id = nullptr;        // 16 bytes
+  const uint8_t* span_id = nullptr;         // 8
+  const uint8_t* parent_span_id = nullptr;  // 8, all zero for a root span
+  uint8_t trace_flags = 0;
+  SpanKind kind = SpanKind::Internal;
+  StatusCode status_code = StatusCode::Unset;
+  uint64_t start_unix_nano = 0;
+  uint64_t end_unix_nano = 0;
+  uint32_t dropped_attributes_count = 0;
+  StringRef name;
+  StringRef status_message;
+  uint32_t attribute_count = 0;
+  const uint8_t* attributes = nullptr;  // the first attribute
+  uint32_t event_count = 0;
+  const uint8_t* events = nullptr;      // the first event
+  AttributeCursor attribute_cursor() const { return AttributeCursor(attributes, attribute_count); }
+  EventCursor event_cursor() const { return EventCursor(events, event_count); }
+};
+DecodeError parse_span_record(const uint8_t* data, size_t size, SpanRecord& out);
+// Where a checked record's event count is (from its first byte): with it,
+// checked_span_record reads the record again without walking its attributes.
+inline uint32_t events_offset(const uint8_t* data, const SpanRecord& record) {
+  return uint32_t(record.events - 4 - data);
+}
+// The SpanRecord of bytes parse_span_record accepted, read again without
+// checks (the collector keeps checked records and their events_offset).
+SpanRecord checked_span_record(const uint8_t* data, uint32_t events_offset);
+// The record's fields copied into `out` (whose strings and vectors keep
+// their capacity).
+void copy_span(const SpanRecord& record, Span& out);
 // `count` attributes encoded one after another (EncodedAttributes), appended
 // to `out`; every byte must belong to them.
 DecodeError decode_attributes(const uint8_t* data, size_t size, uint32_t count, std::vector<Attribute>& out);
 
-// Walks a SPANS payload; calls on_span(const Span&) for each decoded span.
-// On the first error, stops and returns it (spans already passed stay passed:
-// the collector counts the message as rejected and closes the connection).
+// Walks a SPANS payload; calls on_record(const uint8_t* record, size_t size,
+// const SpanRecord&) for each checked record. On the first error, stops and
+// returns it (records already passed stay passed: the collector rolls them
+// back, counts the message as rejected and closes the connection).
+template <typename F>
+DecodeError walk_spans_payload(const uint8_t* data, size_t size, F&& on_record, uint32_t* count_out = nullptr);
+// The same, calling on_span(const Span&) with each span decoded into `scratch`.
 template <typename F>
 DecodeError decode_spans_payload(const uint8_t* data, size_t size, Span& scratch, F&& on_span, uint32_t* count_out = nullptr);
 
 // ---- implementation of the template ----------------------------------------
 
 namespace detail {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+// The wire is little-endian: on such hosts a load is a memcpy (one move).
+inline uint32_t load_u32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+inline uint64_t load_u64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+#else
 inline uint32_t load_u32(const uint8_t* p) {
   return uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) | (uint32_t(p[3]) << 24);
 }
+inline uint64_t load_u64(const uint8_t* p) { return uint64_t(load_u32(p)) | (uint64_t(load_u32(p + 4)) << 32); }
+#endif
 }  // namespace detail
 
+inline bool AttributeCursor::next(AttributeRef& a) {
+  if (left_ == 0) return false;
+  --left_;
+  uint32_t n = detail::load_u32(p_);
+  a.key = StringRef{reinterpret_cast<const char*>(p_ + 4), n};
+  p_ += 4 + n;
+  const uint8_t tag = *p_++;
+  a.type = ValueType(tag);
+  if (tag == uint8_t(ValueType::String)) {
+    n = detail::load_u32(p_);
+    a.string = StringRef{reinterpret_cast<const char*>(p_ + 4), n};
+    p_ += 4 + n;
+  } else if (tag == uint8_t(ValueType::Bool)) {
+    a.bits = *p_++;
+  } else {
+    a.bits = detail::load_u64(p_);
+    p_ += 8;
+  }
+  return true;
+}
+
 template <typename F>
-DecodeError decode_spans_payload(const uint8_t* data, size_t size, Span& scratch, F&& on_span, uint32_t* count_out) {
+DecodeError walk_spans_payload(const uint8_t* data, size_t size, F&& on_record, uint32_t* count_out) {
   if (size < 4) return DecodeError::Truncated;
   uint32_t count = detail::load_u32(data);
   if (count_out) *count_out = count;
   if (count > kMaxSpansPerMessage) return DecodeError::TooLarge;
   size_t pos = 4;
+  SpanRecord record;
   for (uint32_t i = 0; i < count; ++i) {
     if (size - pos < 4) return DecodeError::Truncated;
     uint32_t len = detail::load_u32(data + pos);
     pos += 4;
     if (len > size - pos) return DecodeError::Truncated;
-    DecodeError e = decode_span(data + pos, len, scratch);
+    DecodeError e = parse_span_record(data + pos, len, record);
     if (e != DecodeError::Ok) return e;
+    on_record(static_cast<const uint8_t*>(data + pos), size_t(len), static_cast<const SpanRecord&>(record));
     pos += len;
-    on_span(static_cast<const Span&>(scratch));
   }
   if (pos != size) return DecodeError::TrailingBytes;
   return DecodeError::Ok;
+}
+
+template <typename F>
+DecodeError decode_spans_payload(const uint8_t* data, size_t size, Span& scratch, F&& on_span, uint32_t* count_out) {
+  return walk_spans_payload(
+      data, size,
+      [&](const uint8_t*, size_t, const SpanRecord& record) {
+        copy_span(record, scratch);
+        on_span(static_cast<const Span&>(scratch));
+      },
+      count_out);
 }
 
 }  // namespace agent_run::wire

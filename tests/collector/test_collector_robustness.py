@@ -102,6 +102,56 @@ def test_malformed_messages_are_rejected_counted_and_the_collector_keeps_running
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create a second user")
+def wire_string(b):
+    return struct.pack("<I", len(b)) + b
+
+
+def span_record(span_id, name, attrs):
+    """One encoded span (PROTOCOL.md): a root span with string attributes."""
+    head = (b"t" * 16 + struct.pack("<Q", span_id) + b"\0" * 8 + bytes([1, 2, 0, 0]) +
+            struct.pack("<QQI", 1000, 2000, 0))
+    body = wire_string(name) + wire_string(b"") + struct.pack("<I", len(attrs))
+    for k, v in attrs:
+        body += wire_string(k) + b"\x01" + wire_string(v)
+    return head + body + struct.pack("<I", 0)
+
+
+def spans_message(records):
+    payload = struct.pack("<I", len(records)) + b"".join(struct.pack("<I", len(r)) + r for r in records)
+    return header(SPANS, len(payload)) + payload
+
+
+def test_strings_reach_the_store_as_utf8_and_a_bad_message_leaves_none_of_its_spans(tmp_path):
+    app = App()
+    col = Collector(tmp_path, app.pid)
+    try:
+        s = connect(col.socket)
+        s.sendall(hello_message(os.getpid()) + spans_message([
+            span_record(1, "caf\u00e9 \u2603".encode(), [(b"bad", b"\xff\xfe!"), (b"k\xc3", b"v")]),
+            span_record(2, b"plain", [(b"json", b'"quoted"\n\t\\ \x01')]),
+        ]))
+        # A message whose second record is malformed: its first must not be kept either.
+        good = span_record(3, b"rolled back", [])
+        s.sendall(spans_message([good, good[:-5]]))
+        assert closed_by_peer(s)
+        s.close()
+        app.exit()
+        assert col.wait_exit() == 0
+        spans = {bytes.fromhex(sp["spanId"])[0]: sp for _, sp in read_store(col.data_dir)}
+        assert sorted(spans) == [1, 2]
+        assert spans[1]["name"] == "caf\u00e9 \u2603"  # valid UTF-8 kept as it is
+        assert {a["key"]: a["value"]["stringValue"] for a in spans[1]["attributes"]} == {
+            "bad": "\ufffd\ufffd!", "k\ufffd": "v"}
+        assert spans[2]["attributes"][0]["value"]["stringValue"] == '"quoted"\n\t\\ \x01'
+        st = col.stats()
+        assert st["sanitized_strings"] == 2
+        assert st["spans_received"] == 2
+        assert st["rejected"].get("truncated", 0) == 1
+    finally:
+        app.exit()
+        col.stop()
+
+
 def test_a_connection_from_another_uid_is_refused(tmp_path):
     user = "art" + uuid.uuid4().hex[:8]
     subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user], check=True)

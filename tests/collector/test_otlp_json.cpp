@@ -84,22 +84,28 @@ wire::Span make_span(uint8_t n, bool root) {
   return s;
 }
 
-collector::SpanBatch make_batch() {
+std::vector<wire::Span> make_spans() {
+  std::vector<wire::Span> spans;
+  for (uint8_t i = 0; i < 6; ++i) spans.push_back(make_span(i, i % 3 == 0));
+  return spans;
+}
+
+// The spans' records as the collector keeps them, from two processes (even
+// indexes from the first).
+collector::SpanBatch make_batch(const std::vector<wire::Span>& spans = make_spans()) {
   collector::SpanBatch b;
   auto r1 = std::make_shared<collector::ResourceInfo>(collector::ResourceInfo{11, "svc-a", "0.1.0"});
   auto r2 = std::make_shared<collector::ResourceInfo>(collector::ResourceInfo{22, "svc \"b\"", "0.1.0"});
   b.resources = {r1, r2};
-  for (uint8_t i = 0; i < 6; ++i) {
-    b.spans.push_back(make_span(i, i % 3 == 0));
-    b.resource_of.push_back(i % 2);
-  }
+  for (size_t i = 0; i < spans.size(); ++i) b.add(uint32_t(i % 2), spans[i]);
   return b;
 }
 
 }  // namespace
 
 TEST_CASE("OTLP JSON line equals the document nlohmann builds by the OTLP/JSON rules") {
-  collector::SpanBatch b = make_batch();
+  const std::vector<wire::Span> spans_in = make_spans();
+  collector::SpanBatch b = make_batch(spans_in);
   std::string line;
   collector::append_otlp_json_line(b, line);
   REQUIRE(!line.empty());
@@ -111,8 +117,8 @@ TEST_CASE("OTLP JSON line equals the document nlohmann builds by the OTLP/JSON r
   for (uint32_t r = 0; r < 2; ++r) {
     const auto& info = *b.resources[r];
     json spans = json::array();
-    for (size_t i = 0; i < b.spans.size(); ++i)
-      if (b.resource_of[i] == r) spans.push_back(expected_span(b.spans[i]));
+    for (size_t i = 0; i < spans_in.size(); ++i)
+      if (i % 2 == r) spans.push_back(expected_span(spans_in[i]));
     expected["resourceSpans"].push_back(
         {{"resource",
           {{"attributes",
@@ -127,8 +133,9 @@ TEST_CASE("OTLP JSON line equals the document nlohmann builds by the OTLP/JSON r
 }
 
 TEST_CASE("non-finite doubles use the proto3 JSON strings") {
-  collector::SpanBatch b = make_batch();
-  b.spans[0].attributes = {{"nan", std::nan("")}, {"inf", HUGE_VAL}, {"ninf", -HUGE_VAL}};
+  std::vector<wire::Span> spans = make_spans();
+  spans[0].attributes = {{"nan", std::nan("")}, {"inf", HUGE_VAL}, {"ninf", -HUGE_VAL}};
+  collector::SpanBatch b = make_batch(spans);
   std::string line;
   collector::append_otlp_json_line(b, line);
   json got = json::parse(line);
@@ -139,7 +146,8 @@ TEST_CASE("non-finite doubles use the proto3 JSON strings") {
 }
 
 TEST_CASE("the protobuf request carries the batch (parsed back with libprotobuf)") {
-  collector::SpanBatch b = make_batch();
+  const std::vector<wire::Span> spans = make_spans();
+  collector::SpanBatch b = make_batch(spans);
   std::string bytes = collector::encode_otlp_request(b);
   opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest req;
   REQUIRE(req.ParseFromString(bytes));
@@ -148,9 +156,9 @@ TEST_CASE("the protobuf request carries the batch (parsed back with libprotobuf)
   CHECK(rs.resource().attributes(0).value().string_value() == "svc \"b\"");
   CHECK(rs.resource().attributes(1).value().int_value() == 22);
   const auto& span = rs.scope_spans(0).spans(0);  // batch index 1: a child span
-  CHECK(span.trace_id() == std::string(reinterpret_cast<const char*>(b.spans[1].trace_id), 16));
+  CHECK(span.trace_id() == std::string(reinterpret_cast<const char*>(spans[1].trace_id), 16));
   CHECK(span.parent_span_id() == std::string(8, '\xAB'));
-  CHECK(span.start_time_unix_nano() == b.spans[1].start_unix_nano);
+  CHECK(span.start_time_unix_nano() == spans[1].start_unix_nano);
   CHECK(span.kind() == opentelemetry::proto::trace::v1::Span::SPAN_KIND_CLIENT);
   CHECK(span.attributes(1).value().int_value() == INT64_MIN);
   CHECK(span.flags() == 1u);
@@ -234,7 +242,8 @@ std::string unhex(const std::string& h) {
 }  // namespace
 
 TEST_CASE("every OTLP JSON field name and type is one of the OTLP messages' (protobuf's JSON parser, strict)") {
-  collector::SpanBatch b = make_batch();
+  const std::vector<wire::Span> spans = make_spans();
+  collector::SpanBatch b = make_batch(spans);
   std::string line;
   collector::append_otlp_json_line(b, line);
   json doc = json::parse(line);
@@ -252,8 +261,8 @@ TEST_CASE("every OTLP JSON field name and type is one of the OTLP messages' (pro
   REQUIRE(status.ok());
   REQUIRE(req.resource_spans_size() == 2);
   const auto& sp = req.resource_spans(0).scope_spans(0).spans(0);
-  CHECK(sp.trace_id() == std::string(reinterpret_cast<const char*>(b.spans[0].trace_id), 16));
-  CHECK(sp.start_time_unix_nano() == b.spans[0].start_unix_nano);
+  CHECK(sp.trace_id() == std::string(reinterpret_cast<const char*>(spans[0].trace_id), 16));
+  CHECK(sp.start_time_unix_nano() == spans[0].start_unix_nano);
   CHECK(sp.status().code() == opentelemetry::proto::trace::v1::Status::STATUS_CODE_ERROR);
   CHECK(sp.events(0).time_unix_nano() == 42u);
   CHECK(sp.dropped_attributes_count() == 2u);

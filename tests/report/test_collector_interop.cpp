@@ -61,15 +61,11 @@ TEST_CASE("a store written by the collector's OTLP/JSON writer", "[report][inter
   std::string lines;
   collector::SpanBatch children;
   children.resources.push_back(shop);
-  for (const auto* s : {&db, &tmpl, &render}) {
-    children.spans.push_back(*s);
-    children.resource_of.push_back(0);
-  }
+  for (const auto* s : {&db, &tmpl, &render}) children.add(0, *s);
   collector::append_otlp_json_line(children, lines);
   collector::SpanBatch roots;
   roots.resources.push_back(shop);
-  roots.spans.push_back(root);
-  roots.resource_of.push_back(0);
+  roots.add(0, root);
   collector::append_otlp_json_line(roots, lines);
 
   report_test::TempDir dir;

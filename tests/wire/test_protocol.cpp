@@ -45,6 +45,29 @@ TEST_CASE("a span survives encode and decode unchanged") {
   CHECK(std::get<bool>(out.attributes[3].value) == true);
 }
 
+TEST_CASE("a record checked in place reads back as the span, also without a second check") {
+  Span in = wire_test::sample_span(7);
+  in.events.push_back({99, "second", {{"k", std::string("v")}, {"n", int64_t(3)}}});
+  std::string buf;
+  append_span(in, buf);
+  SpanRecord rec;
+  REQUIRE(parse_span_record(bytes(buf), buf.size(), rec) == DecodeError::Ok);
+  CHECK(std::string(rec.name.data, rec.name.size) == in.name);
+  CHECK(rec.attribute_count == in.attributes.size());
+  CHECK(rec.event_count == in.events.size());
+  Span out;
+  copy_span(rec, out);
+  CHECK(same(in, out));
+  // What the collector keeps: the bytes and where the events start.
+  Span again;
+  copy_span(checked_span_record(bytes(buf), events_offset(bytes(buf), rec)), again);
+  CHECK(same(in, again));
+  CHECK(std::get<std::string>(again.events[1].attributes[0].value) == "v");
+  CHECK(std::get<int64_t>(again.events[1].attributes[1].value) == 3);
+  // Every truncation is refused by the check.
+  for (size_t n = 0; n < buf.size(); ++n) CHECK(parse_span_record(bytes(buf), n, rec) != DecodeError::Ok);
+}
+
 TEST_CASE("a span written field by field is the bytes encode_span writes for it") {
   Span in;
   for (int i = 0; i < 16; ++i) in.trace_id[i] = uint8_t(i + 1);
