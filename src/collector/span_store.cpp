@@ -17,7 +17,7 @@ SpanStore::SpanStore(std::vector<std::unique_ptr<Exporter>>* exporters, uint32_t
   batch_.refs.reserve(max_spans_);
 }
 
-uint32_t SpanStore::resource_index(const std::shared_ptr<const ResourceInfo>& resource) {
+uint32_t SpanStore::count_span_from(const std::shared_ptr<const ResourceInfo>& resource) {
   if (batch_.empty()) batch_started_ms_ = monotonic_ms();
   if (resource.get() != last_resource_) {
     uint32_t idx = uint32_t(batch_.resources.size());
@@ -33,11 +33,11 @@ uint32_t SpanStore::resource_index(const std::shared_ptr<const ResourceInfo>& re
 
 void SpanStore::add(const std::shared_ptr<const ResourceInfo>& resource, const uint8_t* data,
                     const wire::SpanRecord& record, size_t size) {
-  batch_.add_record(resource_index(resource), data, record, size);
+  batch_.add_record(count_span_from(resource), data, record, size);
 }
 
 void SpanStore::add(const std::shared_ptr<const ResourceInfo>& resource, const wire::Span& span) {
-  batch_.add(resource_index(resource), span);
+  batch_.add(count_span_from(resource), span);
 }
 
 void SpanStore::rollback(Mark mark) {

@@ -55,7 +55,9 @@ class SpanStore {
   uint32_t last_index_ = 0;
   uint64_t spans_added_ = 0;
 
-  uint32_t resource_index(const std::shared_ptr<const ResourceInfo>& resource);
+  // A span from `resource` is being added: counts it, starts the batch's
+  // clock on its first span, and returns the resource's index in the batch.
+  uint32_t count_span_from(const std::shared_ptr<const ResourceInfo>& resource);
 };
 
 }  // namespace agent_run::collector
