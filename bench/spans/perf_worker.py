@@ -2,7 +2,9 @@
 gunicorn -w 2 Flask app under wrk, bare and under agent-run, its two workers
 sampled by `perf record -e cpu-clock`. Prints one JSON line: µs per request
 per shared object (and the kernel), medians over the rounds, bare, traced
-and added; and the hook module's functions, µs per request.
+and added; the hook module's functions, µs per request; and the collector
+process, sampled the same way: its total and its functions (with the
+kernel's), µs per request.
 
 callgrind_worker.py counts instructions and simulated cache misses, which do
 not move with the host's load but model neither the CPU's prefetchers nor
@@ -47,20 +49,25 @@ def report(data, sort):
 
 
 def one_run(traced, duration, work, extra_env=None):
-    """One server, wrk for `duration` s with its workers sampled: ({dso: µs
-    per request}, {hook function: µs per request})."""
+    """One server, wrk for `duration` s with its workers (and its collector)
+    sampled: ({dso: µs per request}, {hook function: µs per request},
+    {collector function: µs per request})."""
     home = tempfile.mkdtemp(prefix="home-", dir=work)
     data = os.path.join(work, "perf.data")
-    proc, url, workers, _ = start_app(traced, home, extra_env)
+    collector_data = os.path.join(work, "perf-collector.data")
+    proc, url, workers, collectors = start_app(traced, home, extra_env)
     try:
-        perf = subprocess.Popen(["perf", "record", "-q", "-F", str(FREQUENCY), "-e", "cpu-clock", "-o", data,
-                                 "-p", ",".join(map(str, workers))],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        perfs = [subprocess.Popen(["perf", "record", "-q", "-F", str(FREQUENCY), "-e", "cpu-clock", "-o", out,
+                                   "-p", ",".join(map(str, pids))],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                 for out, pids in ((data, workers), (collector_data, collectors)) if pids]
         try:
             requests, _ = run_wrk(url, duration)
         finally:
-            perf.send_signal(signal.SIGINT)
-            perf.wait(60)
+            for perf in perfs:
+                perf.send_signal(signal.SIGINT)
+            for perf in perfs:
+                perf.wait(60)
         if not os.path.exists(data):
             sys.exit("perf record sampled nothing: run as root, or lower "
                      "/proc/sys/kernel/perf_event_paranoid to 1 or less")
@@ -74,7 +81,11 @@ def one_run(traced, duration, work, extra_env=None):
     hook = {k.split(" ", 1)[1].replace("[.] ", ""): us(v) for k, v in report(data, "dso,sym").items()
             if k.startswith("_hook ")}
     os.unlink(data)
-    return by_dso, hook
+    collector = {}
+    if os.path.exists(collector_data):
+        collector = {k: us(v) for k, v in report(collector_data, "dso,sym").items()}
+        os.unlink(collector_data)
+    return by_dso, hook, collector
 
 
 def medians(runs, floor):
@@ -113,6 +124,11 @@ def main():
                 "added_by_object": dict(sorted(added.items(), key=lambda kv: -abs(kv[1]))),
                 "hook_functions": dict(sorted(medians([r[1] for r in runs[label]], 0.02).items(),
                                               key=lambda kv: -kv[1])[:25]),
+                "collector": {
+                    "total": round(statistics.median(sum(r[2].values()) for r in runs[label]), 2),
+                    "functions": dict(sorted(medians([r[2] for r in runs[label]], 0.02).items(),
+                                             key=lambda kv: -kv[1])[:25]),
+                },
             }
         print(json.dumps(result, ensure_ascii=False))
     finally:

@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "collector/log.hpp"
@@ -24,6 +25,7 @@ namespace {
 constexpr size_t kMaxConnections = 4096;
 constexpr uint64_t kTagListen = 1, kTagTimer = 2, kTagSignal = 3, kTagPidfd = 4, kTagConnBase = 16;
 constexpr size_t kInitialBuffer = 64 * 1024;
+constexpr size_t kKeepBuffer = 1024 * 1024;  // a connection keeps a receive buffer up to this size
 constexpr uint64_t kTickMs = 50;
 
 void sanitize_span(wire::Span& s, uint64_t& count) {
@@ -355,7 +357,11 @@ void Server::read_ready(Conn* c) {
           std::memmove(c->buf.data(), c->buf.data() + c->start, c->end - c->start);
           c->end -= c->start;
           c->start = 0;
-          c->buf.resize(need, c->end);
+          // At least doubled: a flusher's messages vary in size around its
+          // flush threshold, and a buffer grown to each one's exact size
+          // was a fresh allocation (page faults, zeroed pages) per message.
+          c->buf.resize(std::max(need, std::min(2 * c->buf.size(), wire::kHeaderSize + size_t(wire::kMaxPayload))),
+                        c->end);
         }
         break;
       }
@@ -365,8 +371,9 @@ void Server::read_ready(Conn* c) {
     }
     if (c->start == c->end) {
       c->start = c->end = 0;
-      // A large message grew the buffer: give the memory back.
-      if (c->buf.size() > 4 * kInitialBuffer) {
+      // A message larger than a flusher's usual grew the buffer: give the
+      // memory back (the usual ones, up to a few hundred KiB, keep theirs).
+      if (c->buf.size() > kKeepBuffer) {
         c->buf.resize(kInitialBuffer, 0);
       }
     }
