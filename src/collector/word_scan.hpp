@@ -5,21 +5,10 @@
 // the words before it.
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
+
+#include "common/unaligned_load.hpp"
 
 namespace agent_run::collector {
-
-inline uint64_t load8(const char* p) {
-  uint64_t w;
-  std::memcpy(&w, p, 8);
-  return w;
-}
-
-inline uint32_t load4(const char* p) {
-  uint32_t w;
-  std::memcpy(&w, p, 4);
-  return w;
-}
 
 // The OR of bits(w) over 8-byte words that together hold every byte of
 // p[0..n), some bytes twice, and no byte outside it: for tests that ask
@@ -29,10 +18,10 @@ inline uint64_t any_byte_bits(const char* p, size_t n, Bits bits) {
   if (n >= 8) {
     uint64_t acc = 0;
     size_t i = 0;
-    for (; i + 8 < n; i += 8) acc |= bits(load8(p + i));
-    return acc | bits(load8(p + n - 8));  // the last eight, overlapping
+    for (; i + 8 < n; i += 8) acc |= bits(load_native_u64(p + i));
+    return acc | bits(load_native_u64(p + n - 8));  // the last eight, overlapping
   }
-  if (n >= 4) return bits(uint64_t(load4(p)) | uint64_t(load4(p + n - 4)) << 32);
+  if (n >= 4) return bits(uint64_t(load_native_u32(p)) | uint64_t(load_native_u32(p + n - 4)) << 32);
   if (n == 0) return 0;
   // 1-3 bytes: p[0], p[n/2] and p[n-1] are all of them; p[0] fills the rest.
   const uint64_t b0 = static_cast<unsigned char>(p[0]);

@@ -8,10 +8,10 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <string>
 #include <vector>
 
+#include "common/unaligned_load.hpp"
 #include "wire/span.hpp"
 
 namespace agent_run::wire {
@@ -246,17 +246,9 @@ DecodeError decode_spans_payload(const uint8_t* data, size_t size, Span& scratch
 
 namespace detail {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-// The wire is little-endian: on such hosts a load is a memcpy (one move).
-inline uint32_t load_u32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-inline uint64_t load_u64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
+// The wire is little-endian: on such hosts a load is a native one.
+inline uint32_t load_u32(const uint8_t* p) { return load_native_u32(p); }
+inline uint64_t load_u64(const uint8_t* p) { return load_native_u64(p); }
 #else
 inline uint32_t load_u32(const uint8_t* p) {
   return uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) | (uint32_t(p[3]) << 24);
