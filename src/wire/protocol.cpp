@@ -110,7 +110,6 @@ struct Reader {
   bool u16(uint16_t& v) { if (left() < 2) return false; v = uint16_t(p[0] | (p[1] << 8)); p += 2; return true; }
   bool u32(uint32_t& v) { if (left() < 4) return false; v = detail::load_u32(p); p += 4; return true; }
   bool u64(uint64_t& v) { if (left() < 8) return false; v = detail::load_u64(p); p += 8; return true; }
-  bool bytes(uint8_t* out, size_t n) { if (left() < n) return false; std::memcpy(out, p, n); p += n; return true; }
 };
 
 DecodeError read_str(Reader& r, std::string& out) {
@@ -460,25 +459,32 @@ bool EventCursor::next(EventRef& e) {
   return true;
 }
 
+namespace {
+
+// A record's fixed head (kSpanHeadBytes, as put_span_head writes it), read
+// without checks from bytes the caller has. Returns its reserved byte.
+uint8_t read_span_head(const uint8_t* data, SpanRecord& s) {
+  s.trace_id = data;
+  s.span_id = data + 16;
+  s.parent_span_id = data + 24;
+  s.trace_flags = data[32];
+  s.kind = SpanKind(data[33]);
+  s.status_code = StatusCode(data[34]);
+  s.start_unix_nano = detail::load_u64(data + 36);
+  s.end_unix_nano = detail::load_u64(data + 44);
+  s.dropped_attributes_count = detail::load_u32(data + 52);
+  return data[35];
+}
+
+}  // namespace
+
 DecodeError parse_span_record(const uint8_t* data, size_t size, SpanRecord& s) {
-  Reader r{data, data + size};
-  if (r.left() < kSpanHeadBytes) return DecodeError::Truncated;
-  s.trace_id = r.p;
-  s.span_id = r.p + 16;
-  s.parent_span_id = r.p + 24;
-  r.p += 32;
-  uint8_t kind = 0, status = 0, reserved = 0;
-  r.u8(s.trace_flags);
-  r.u8(kind);
-  r.u8(status);
-  r.u8(reserved);
-  if (kind > uint8_t(SpanKind::Consumer) || status > uint8_t(StatusCode::Error) || reserved != 0)
+  if (size < kSpanHeadBytes) return DecodeError::Truncated;
+  const uint8_t reserved = read_span_head(data, s);
+  if (uint8_t(s.kind) > uint8_t(SpanKind::Consumer) || uint8_t(s.status_code) > uint8_t(StatusCode::Error) ||
+      reserved != 0)
     return DecodeError::BadValue;
-  s.kind = SpanKind(kind);
-  s.status_code = StatusCode(status);
-  r.u64(s.start_unix_nano);
-  r.u64(s.end_unix_nano);
-  r.u32(s.dropped_attributes_count);
+  Reader r{data + kSpanHeadBytes, data + size};
   DecodeError e = check_str(r, s.name);
   if (e != DecodeError::Ok) return e;
   e = check_str(r, s.status_message);
@@ -508,15 +514,7 @@ DecodeError parse_span_record(const uint8_t* data, size_t size, SpanRecord& s) {
 
 SpanRecord checked_span_record(const uint8_t* data, uint32_t events_offset) {
   SpanRecord s;
-  s.trace_id = data;
-  s.span_id = data + 16;
-  s.parent_span_id = data + 24;
-  s.trace_flags = data[32];
-  s.kind = SpanKind(data[33]);
-  s.status_code = StatusCode(data[34]);
-  s.start_unix_nano = detail::load_u64(data + 36);
-  s.end_unix_nano = detail::load_u64(data + 44);
-  s.dropped_attributes_count = detail::load_u32(data + 52);
+  read_span_head(data, s);
   const uint8_t* p = data + kSpanHeadBytes;
   uint32_t n = detail::load_u32(p);
   s.name = StringRef{reinterpret_cast<const char*>(p + 4), n};

@@ -303,6 +303,14 @@ TEST_CASE("counts and lengths above the limits are rejected before allocating") 
   append_span(wire_test::sample_span(1), r4);
   r4[33] = 6;  // kind
   CHECK(decode_span(bytes(r4), r4.size(), scratch) == DecodeError::BadValue);
+  r4[33] = 2;
+  r4[34] = 3;  // status
+  CHECK(decode_span(bytes(r4), r4.size(), scratch) == DecodeError::BadValue);
+  r4[34] = 2;
+  r4[35] = 1;  // reserved
+  CHECK(decode_span(bytes(r4), r4.size(), scratch) == DecodeError::BadValue);
+  r4[35] = 0;
+  CHECK(decode_span(bytes(r4), r4.size(), scratch) == DecodeError::Ok);
 }
 
 TEST_CASE("the encoder keeps spans within the protocol's limits") {
