@@ -1,5 +1,5 @@
 """The training run of the hook module's profile-guided build
-(cmake/PythonExtension.cmake): what a traced request does, many times, in
+(cmake/HookPgo.cmake): what a traced request does, many times, in
 an instrumented build of the module, so that the compiler lays out the code
 a request runs contiguously and the rest (errors, set-up) apart.
 
