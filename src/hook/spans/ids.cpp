@@ -29,7 +29,9 @@ struct Xoshiro {
   uint64_t s[4] = {0, 0, 0, 0};
   uint64_t generation = 0;
 
-  void seed() {
+  // Out of line: it runs once per thread and after a fork, and inlined it
+  // would spread every id's few hot lines over a cold kilobyte.
+  __attribute__((noinline, cold)) void seed() {
     uint64_t entropy[4] = {0, 0, 0, 0};
     ssize_t got = getrandom(entropy, sizeof entropy, GRND_NONBLOCK);
     timespec ts{};
