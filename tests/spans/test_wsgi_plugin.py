@@ -234,6 +234,37 @@ def test_flask_route(pkg):
     assert s["attribute_keys"].count("http.response.status_code") == 1
 
 
+def test_flask_route_names_a_renamed_span_after_its_method(pkg):
+    """The route names the span "<method> <route>" from the method it started
+    with; a span the app renamed meanwhile is named from the environ's method
+    (not from the first letters of its new name)."""
+    wsgi, h = pkg
+    flask = pytest.importorskip("flask")
+    import flask.app
+    wsgi.patch_flask(flask.app)
+    app = flask.Flask("t2")
+
+    @app.route("/orders/<int:oid>", methods=["PATCH"])
+    def order(oid):
+        h.current_span().name = "renamed-by-the-app"
+        return "o%d" % oid
+
+    @app.route("/fail", methods=["DELETE"])
+    def fail():
+        return "no", 503
+
+    h.drain()
+    assert call(wsgi.wrap_wsgi_app(app), path="/orders/3", method="PATCH")[1] == b"o3"
+    (s,) = h.drain()
+    assert s["name"] == "PATCH /orders/<int:oid>" and s["attributes"]["http.route"] == "/orders/<int:oid>"
+    call(wsgi.wrap_wsgi_app(app), path="/fail", method="DELETE")
+    (s,) = h.drain()
+    assert s["name"] == "DELETE /fail" and s["status"] == 2
+    assert s["attributes"]["http.response.status_code"] == 503 and s["attributes"]["error.type"] == "503"
+    for key in ("http.route", "http.response.status_code", "error.type", "http.request.method"):
+        assert s["attribute_keys"].count(key) == 1, key
+
+
 def test_flask_exceptions_of_views_and_before_request(pkg):
     wsgi, h = pkg
     flask = pytest.importorskip("flask")

@@ -60,6 +60,7 @@ struct SpanObject {
   uint32_t start_count;  // of them, written at the start (EncodedAttributeWriter)
   size_t start_bytes;
   uint64_t start_mono;
+  uint32_t method_length;  // a server span's name is its method this long, until the route names it; else 0
   PyObject* token;      // ContextVar token while activated, else null
   PyObject* previous;   // the value the ContextVar had before activation
   bool ended;
@@ -110,6 +111,10 @@ void materialize_attributes(SpanObject* s);
 // one set here before is replaced (after materializing).
 void set_span_attribute(SpanObject* s, std::string_view key, std::string_view value);
 void set_span_attribute(SpanObject* s, std::string_view key, int64_t value);
+// The same for a key the caller knows the span has not been given (neither
+// at its start nor since): appended without looking for an earlier value.
+void add_span_attribute(SpanObject* s, std::string_view key, std::string_view value);
+void add_span_attribute(SpanObject* s, std::string_view key, int64_t value);
 int set_attribute_py(wire::Span& span, PyObject* key, PyObject* value);  // -1: error set
 void record_exception(wire::Span& span, PyObject* exc, bool set_error_status);
 std::string truncate(std::string s);

@@ -151,15 +151,31 @@ Encode may_encode(SpanObject* s, std::string_view key) {
   return encoded_room(s) ? Encode::Yes : Encode::Dropped;
 }
 
+// An attribute into span.attributes, the encoded ones moved there first.
+template <typename Value>
+void set_plain(SpanObject* s, std::string_view key, Value value) {
+  materialize_attributes(s);
+  if constexpr (std::is_same_v<Value, std::string_view>) set_attribute(s->span, key, std::string(value));
+  else set_attribute(s->span, key, value);
+}
+
 // set_span_attribute() for either kind of value.
 template <typename Value>
 void set_encoded_or_plain(SpanObject* s, std::string_view key, Value value) {
   Encode e = may_encode(s, key);
   if (e == Encode::Yes) append_encoded(s, key, value);
-  if (e != Encode::No) return;
-  materialize_attributes(s);
-  if constexpr (std::is_same_v<Value, std::string_view>) set_attribute(s->span, key, std::string(value));
-  else set_attribute(s->span, key, value);
+  if (e == Encode::No) set_plain(s, key, value);
+}
+
+// add_span_attribute(): the key is new, so while every attribute is encoded
+// this one is too (or dropped at the limit), with no search.
+template <typename Value>
+void add_encoded_or_plain(SpanObject* s, std::string_view key, Value value) {
+  if (s->encoded_count == 0 || !s->span.attributes.empty()) {
+    set_plain(s, key, value);
+  } else if (encoded_room(s)) {
+    append_encoded(s, key, value);
+  }
 }
 
 }  // namespace
@@ -206,6 +222,12 @@ void set_span_attribute(SpanObject* s, std::string_view key, std::string_view va
 }
 
 void set_span_attribute(SpanObject* s, std::string_view key, int64_t value) { set_encoded_or_plain(s, key, value); }
+
+void add_span_attribute(SpanObject* s, std::string_view key, std::string_view value) {
+  add_encoded_or_plain(s, key, value);
+}
+
+void add_span_attribute(SpanObject* s, std::string_view key, int64_t value) { add_encoded_or_plain(s, key, value); }
 
 namespace {
 
@@ -365,6 +387,7 @@ SpanObject* new_span(std::string name, wire::SpanKind kind, SpanObject* parent, 
   new (&s->encoded_attrs) WireBytes();
   s->encoded_count = s->start_count = 0;
   s->start_bytes = 0;
+  s->method_length = 0;
   s->token = nullptr;
   s->previous = nullptr;
   s->ended = false;
@@ -581,6 +604,7 @@ int set_name(PyObject* self, PyObject* value, void*) {
     return -1;
   }
   s->span.name = truncate(std::move(n));
+  s->method_length = 0;  // no longer the method alone
   return 0;
 }
 PyObject* get_kind(PyObject* self, void*) {

@@ -38,8 +38,11 @@ bool init_env_keys() {
 }
 
 // The environ's str value for `key` as UTF-8 (borrowed from the str), or an
-// empty view with ok=false when absent or not a str.
-std::string_view environ_str(PyObject* environ, EnvKey key, bool* ok = nullptr) {
+// empty view with ok=false when absent or not a str. Out of line: a request
+// runs it a dozen times, and one copy of it is a few cache lines where a
+// copy inlined at each call was most of start_server_span's two kilobytes
+// of code, cold at every request.
+__attribute__((noinline)) std::string_view environ_str(PyObject* environ, EnvKey key, bool* ok = nullptr) {
   if (ok != nullptr) *ok = false;
   PyObject* v = PyDict_GetItemWithError(environ, g_env_keys[key]);  // borrowed
   if (v == nullptr) {
@@ -77,6 +80,7 @@ SpanObject* start_server_span(PyObject* environ) {
   SpanObject* s = new_span(std::string(method), wire::SpanKind::Server, nullptr,
                            traceparent.empty() ? nullptr : traceparent.data(), false);
   if (s == nullptr) return nullptr;
+  s->method_length = uint32_t(s->span.name.size());
   EncodedAttributeWriter attrs(s);
   attrs.put("http.request.method", method);
   bool has_sn = false, has_pi = false;
@@ -130,15 +134,17 @@ void finish_server_span(SpanObject* s, PyObject* status, PyObject* exc) {
       if (st == nullptr) PyErr_Clear();
       else code = parse_port(std::string_view(st, size_t(n)).substr(0, 3));
     }
+    // Keys nothing set before (the span's own code sets them only here,
+    // once: `ended` is checked above): no search for an earlier value.
     if (code > 0) {
-      set_span_attribute(s, "http.response.status_code", int64_t(code));
+      add_span_attribute(s, "http.response.status_code", int64_t(code));
       if (code >= 500) s->span.status_code = wire::StatusCode::Error;
     }
     if (exc != nullptr && exc != Py_None && PyExceptionInstance_Check(exc)) {
       record_exception(s->span, exc, true);
-      if (code == 0) set_span_attribute(s, "error.type", Py_TYPE(exc)->tp_name);
+      if (code == 0) add_span_attribute(s, "error.type", Py_TYPE(exc)->tp_name);
     } else if (code >= 500) {
-      set_span_attribute(s, "error.type", std::to_string(code));
+      add_span_attribute(s, "error.type", std::to_string(code));
     }
   }
   deactivate(s);
@@ -155,12 +161,18 @@ void set_server_route(SpanObject* s, PyObject* environ, PyObject* route) {
   }
   std::string_view rv(r, size_t(n));
   set_span_attribute(s, "http.route", rv);
-  std::string_view method = init_env_keys() ? environ_str(environ, kMethod) : std::string_view();
-  if (method.empty()) method = "_OTHER";
-  std::string name;
-  name.reserve(method.size() + 1 + rv.size());
-  name.append(method).append(1, ' ').append(rv);
-  s->span.name = truncate(std::move(name));
+  std::string& name = s->span.name;
+  if (s->method_length != 0 && s->method_length <= name.size()) {
+    // The name is still the method start_server_span gave it: "GET /items/<id>"
+    // in place, with no environ lookup.
+    name.resize(s->method_length);
+  } else {
+    std::string_view method = init_env_keys() ? environ_str(environ, kMethod) : std::string_view();
+    name.assign(method.empty() ? std::string_view("_OTHER") : method);
+  }
+  s->method_length = 0;  // named: a second route names it from the environ
+  name.append(1, ' ').append(rv);
+  if (name.size() > limits().max_attribute_length) name = truncate(std::move(name));
 }
 
 namespace {
