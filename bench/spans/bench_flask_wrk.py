@@ -25,6 +25,10 @@ few percent for their whole lives (memory layout, hash seed): the interval
 then resamples whole blocks of rounds, and an A/A configuration shows how
 far apart two identical apps come out in the same rounds:
     --interleave --rounds 60 --duration 3 --bare-variant bare-again BENCH_AA=1
+With such a pair, every traced configuration also gets its ratio over the
+pool of the bare ones (each round's mean rate): the A/A pair has come out
+2 % apart over a whole run, and either one alone as the baseline moves the
+ratio by as much.
 
 Each --variant adds one more traced configuration to every round (its
 environment on top of the traced one's), e.g. to tell what the collector
@@ -262,6 +266,17 @@ def ratios(runs, bare, block=1):
             "ratio_rps_paired_median_ci95": median_ci95(paired, block)}
 
 
+def pooled_ratio(runs, bare_runs, block=1):
+    """A traced configuration over the mean of every bare configuration's
+    rate in the same round (bare and the --bare-variant ones): with an A/A
+    pair, two identical bare apps can come out a few percent apart over a
+    whole run (their processes' layouts, their environments' sizes), and
+    either one alone as the baseline carries its own luck into the ratio."""
+    paired = [t / (sum(b[i][0] for b in bare_runs) / len(bare_runs)) for i, (t, _, _) in enumerate(runs)]
+    return {"ratio_rps_paired_median_over_bare_pool": round(statistics.median(paired), 3),
+            "ratio_rps_paired_median_over_bare_pool_ci95": median_ci95(paired, block)}
+
+
 def interleaved_rounds(configs, runs, a, home):
     """--interleave: every configuration's app up at once, idle but for the
     one wrk drives. Each round visits them in a shuffled order (fixed seed),
@@ -330,19 +345,22 @@ def main():
                     runs[label].append(one_run(traced_config, a.duration, home, env, connections=a.connections))
     finally:
         shutil.rmtree(home, ignore_errors=True)
+    bare_labels = ["bare"] + [label for label, traced_config, _ in a.variant if not traced_config]
+    bare_pool = [runs[label] for label in bare_labels]
+    pooled = (lambda r: pooled_ratio(r, bare_pool, block)) if len(bare_pool) > 1 else (lambda r: {})
     bare, traced = runs.pop("bare"), runs.pop("traced")
     variants = runs
     b_rss = min(sum(x) / len(x) for _, x, _ in bare if x)
     t_rss = min(sum(x) / len(x) for _, x, _ in traced if x)
     extra = {label: dict(rps=[round(r) for r, _, _ in runs], cpu_us_per_request=cpu_medians(runs),
-                         **ratios(runs, bare, block))
+                         **ratios(runs, bare, block), **pooled(runs))
              for label, runs in variants.items()}
     print(json.dumps({
         "bench": "gunicorn -w 2 flask, 3 sqlite queries, wrk -t%d -c%d -d%ds%s" % (
             min(2, a.connections), a.connections, a.duration,
             ", interleaved, fresh apps every %d rounds" % block if a.interleave else ""),
         "bare_rps": [round(r) for r, _, _ in bare], "traced_rps": [round(r) for r, _, _ in traced],
-        "goal_ratio_rps": 0.95, **ratios(traced, bare, block),
+        "goal_ratio_rps": 0.95, **ratios(traced, bare, block), **pooled(traced),
         "cpu_us_per_request_bare": cpu_medians(bare), "cpu_us_per_request_traced": cpu_medians(traced),
         "bare_worker_rss_mib": round(b_rss / 1024, 2), "traced_worker_rss_mib": round(t_rss / 1024, 2),
         "added_rss_mib_per_worker": round((t_rss - b_rss) / 1024, 2), "goal_added_rss_mib": 5,
