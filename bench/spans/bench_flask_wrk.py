@@ -270,7 +270,7 @@ def pooled_ratio(runs, bare_runs, block=1):
     """A traced configuration over the mean of every bare configuration's
     rate in the same round (bare and the --bare-variant ones): with an A/A
     pair, two identical bare apps can come out a few percent apart over a
-    whole run (their processes' layouts, their environments' sizes), and
+    whole run (their processes' layouts, perhaps their environments' sizes), and
     either one alone as the baseline carries its own luck into the ratio."""
     paired = [t / (sum(b[i][0] for b in bare_runs) / len(bare_runs)) for i, (t, _, _) in enumerate(runs)]
     return {"ratio_rps_paired_median_over_bare_pool": round(statistics.median(paired), 3),
