@@ -141,41 +141,28 @@ bool encoded_room(SpanObject* s) {
 
 // Whether an attribute more is encoded: Yes while all so far are and the
 // key is new, Dropped (and counted) at the limit, else No (set_attribute).
+// search=false: the caller knows the key is new (add_span_attribute).
 enum class Encode { Yes, No, Dropped };
-Encode may_encode(SpanObject* s, std::string_view key) {
+Encode may_encode(SpanObject* s, std::string_view key, bool search) {
   if (s->encoded_count == 0 || !s->span.attributes.empty()) return Encode::No;
-  // Only those set after the start can have it (the caller's promise).
-  const wire::EncodedAttributes later{s->encoded_attrs.data.get() + s->start_bytes,
-                                      s->encoded_attrs.size - s->start_bytes, s->encoded_count - s->start_count};
-  if (later.count != 0 && wire::has_key(later, key.data(), key.size())) return Encode::No;
+  if (search) {
+    // Only those set after the start can have it (the caller's promise).
+    const wire::EncodedAttributes later{s->encoded_attrs.data.get() + s->start_bytes,
+                                        s->encoded_attrs.size - s->start_bytes, s->encoded_count - s->start_count};
+    if (later.count != 0 && wire::has_key(later, key.data(), key.size())) return Encode::No;
+  }
   return encoded_room(s) ? Encode::Yes : Encode::Dropped;
 }
 
-// An attribute into span.attributes, the encoded ones moved there first.
+// set_span_attribute() and add_span_attribute() for either kind of value.
 template <typename Value>
-void set_plain(SpanObject* s, std::string_view key, Value value) {
+void set_encoded_or_plain(SpanObject* s, std::string_view key, Value value, bool search) {
+  Encode e = may_encode(s, key, search);
+  if (e == Encode::Yes) append_encoded(s, key, value);
+  if (e != Encode::No) return;
   materialize_attributes(s);
   if constexpr (std::is_same_v<Value, std::string_view>) set_attribute(s->span, key, std::string(value));
   else set_attribute(s->span, key, value);
-}
-
-// set_span_attribute() for either kind of value.
-template <typename Value>
-void set_encoded_or_plain(SpanObject* s, std::string_view key, Value value) {
-  Encode e = may_encode(s, key);
-  if (e == Encode::Yes) append_encoded(s, key, value);
-  if (e == Encode::No) set_plain(s, key, value);
-}
-
-// add_span_attribute(): the key is new, so while every attribute is encoded
-// this one is too (or dropped at the limit), with no search.
-template <typename Value>
-void add_encoded_or_plain(SpanObject* s, std::string_view key, Value value) {
-  if (s->encoded_count == 0 || !s->span.attributes.empty()) {
-    set_plain(s, key, value);
-  } else if (encoded_room(s)) {
-    append_encoded(s, key, value);
-  }
 }
 
 }  // namespace
@@ -218,16 +205,20 @@ void materialize_attributes(SpanObject* s) {
 }
 
 void set_span_attribute(SpanObject* s, std::string_view key, std::string_view value) {
-  set_encoded_or_plain(s, key, value);
+  set_encoded_or_plain(s, key, value, true);
 }
 
-void set_span_attribute(SpanObject* s, std::string_view key, int64_t value) { set_encoded_or_plain(s, key, value); }
+void set_span_attribute(SpanObject* s, std::string_view key, int64_t value) {
+  set_encoded_or_plain(s, key, value, true);
+}
 
 void add_span_attribute(SpanObject* s, std::string_view key, std::string_view value) {
-  add_encoded_or_plain(s, key, value);
+  set_encoded_or_plain(s, key, value, false);
 }
 
-void add_span_attribute(SpanObject* s, std::string_view key, int64_t value) { add_encoded_or_plain(s, key, value); }
+void add_span_attribute(SpanObject* s, std::string_view key, int64_t value) {
+  set_encoded_or_plain(s, key, value, false);
+}
 
 namespace {
 
