@@ -117,6 +117,8 @@ void add_span_attribute(SpanObject* s, std::string_view key, std::string_view va
 void add_span_attribute(SpanObject* s, std::string_view key, int64_t value);
 int set_attribute_py(wire::Span& span, PyObject* key, PyObject* value);  // -1: error set
 void record_exception(wire::Span& span, PyObject* exc, bool set_error_status);
+// A string cut to the limits' max_attribute_length (at a UTF-8 boundary).
+void truncate_in_place(std::string& s);
 std::string truncate(std::string s);
 
 // Everything that leaves: counted here and handed to the sink.

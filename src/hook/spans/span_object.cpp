@@ -60,16 +60,18 @@ bool current_parent(uint8_t trace_id[16], uint8_t parent_span_id[8], uint8_t* fl
   return true;
 }
 
-std::string truncate(std::string s) {
+void truncate_in_place(std::string& s) {
   size_t max = limits().max_attribute_length;
   if (s.size() > max) s.resize(utf8_cut(s, max));
+}
+
+std::string truncate(std::string s) {
+  truncate_in_place(s);
   return s;
 }
 
 void set_attribute(wire::Span& span, std::string_view key, wire::AttributeValue value) {
-  if (auto* str = std::get_if<std::string>(&value)) {
-    if (str->size() > limits().max_attribute_length) str->resize(utf8_cut(*str, limits().max_attribute_length));
-  }
+  if (auto* str = std::get_if<std::string>(&value)) truncate_in_place(*str);
   for (auto& a : span.attributes) {
     if (a.key == key) {
       a.value = std::move(value);

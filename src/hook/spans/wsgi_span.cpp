@@ -172,7 +172,7 @@ void set_server_route(SpanObject* s, PyObject* environ, PyObject* route) {
   }
   s->method_length = 0;  // named: a second route names it from the environ
   name.append(1, ' ').append(rv);
-  if (name.size() > limits().max_attribute_length) name = truncate(std::move(name));
+  truncate_in_place(name);
 }
 
 namespace {
